@@ -1,0 +1,220 @@
+"""The database schema, as SQLAlchemy Core tables. Alembic migrations in ``migrations/`` create it.
+
+Times are stored as naive UTC (``utc_naive``) so that SQLite and Postgres compare them alike;
+money is ``Money`` (exact decimals on both).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Money(TypeDecorator):
+    """Exact decimal money: NUMERIC on Postgres, text on SQLite (whose NUMERIC is a float)."""
+
+    impl = Numeric(14, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(Numeric(14, 2, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal("0.01"))
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+def utc_naive(value: datetime | None) -> datetime | None:
+    """A datetime as stored: UTC, without tzinfo, to the microsecond."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+marketplaces = Table(
+    "marketplaces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(128)),
+    Column("base_url", String(512), nullable=False),
+    Column("token_env", String(128), nullable=False),
+    Column("locale", String(16)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("updated_at", DateTime, nullable=False, default=utcnow),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("marketplace_state", String(32), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("total_price", Money, nullable=False),
+    Column("delivery_note_url", Text),
+    Column("label_url", Text),
+    Column("tracking_number", String(128)),
+    Column("created_at", DateTime, nullable=False),
+    Column("modified_at", DateTime, nullable=False),
+    Column("synced_at", DateTime, nullable=False),
+    UniqueConstraint("marketplace_id", "reference", name="uq_orders_marketplace_reference"),
+    Index("ix_orders_marketplace_created", "marketplace_id", "created_at"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("listing_ref", String(128)),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("marketplace_state", String(32), nullable=False),
+    Column("care_id", String(64)),
+    # Set when this project accepted the item at the marketplace: an item is accepted once.
+    Column("accepted_at", DateTime),
+    UniqueConstraint("order_id", "reference", name="uq_order_items_order_reference"),
+    Index("ix_order_items_sku", "sku"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_key", String(200), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("from_status", String(32)),
+    Column("to_status", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("processed_at", DateTime),
+    Index("ix_order_events_pending", "processed_at", "id"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("sync_type", String(16), nullable=False),
+    Column("cursor", String(64), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("marketplace_id", "sync_type", name="pk_sync_cursors"),
+)
+
+sync_errors = Table(
+    "sync_errors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("sync_type", String(16), nullable=False),
+    Column("reference", String(64)),
+    Column("error", Text, nullable=False),
+    Column("payload", Text),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_sync_errors_reference", "marketplace_id", "reference"),
+)
+
+care_folders = Table(
+    "care_folders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("care_id", String(64), nullable=False),
+    Column("item_reference", String(64), nullable=False),
+    Column("order_reference", String(64)),
+    Column("state", String(32), nullable=False),
+    Column("modified_at", DateTime),
+    Column("payload", JSON, nullable=False),
+    Column("synced_at", DateTime, nullable=False),
+    UniqueConstraint("marketplace_id", "care_id", name="uq_care_folders_marketplace_care"),
+)
+
+# --- stock -------------------------------------------------------------------------------------
+
+inventory = Table(
+    "inventory",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sku", String(128), nullable=False, unique=True),
+    Column("on_hand", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime, nullable=False, default=utcnow),
+)
+
+marketplace_stock = Table(
+    "marketplace_stock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("listing_ref", String(128), nullable=False),
+    Column("buffer", Integer, nullable=False, default=0),
+    Column("max_quantity", Integer),
+    Column("pushed_quantity", Integer),
+    Column("pushed_at", DateTime),
+    Column("locked_quantity", Integer, nullable=False, default=0),
+    UniqueConstraint("marketplace_id", "sku", name="uq_marketplace_stock_marketplace_sku"),
+)
+
+marketplace_stock_locks = Table(
+    "marketplace_stock_locks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_item_id", Integer, ForeignKey("order_items.id"), nullable=False, unique=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("event_id", Integer, ForeignKey("order_events.id")),
+    Column("locked_at", DateTime, nullable=False),
+    Column("settled_at", DateTime),
+    Index("ix_marketplace_stock_locks_sku_status", "sku", "status"),
+)

@@ -1,0 +1,225 @@
+"""The adapter interface and the normalised records every marketplace adapter hands out.
+
+Nothing past an adapter knows which marketplace it talks to: the sync and stock code only see
+these records and call these methods.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """Normalised status of an order or an order item (DESIGN.md, "Status model")."""
+
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    ACCEPTED = "accepted"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    RETURNED = "returned"
+
+
+OPEN_STATUSES = frozenset({Status.PENDING_PAYMENT, Status.PAID, Status.ACCEPTED})
+FINAL_STATUSES = frozenset({Status.SHIPPED, Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
+
+
+class SyncType(enum.StrEnum):
+    NEW = "new"
+    MODIFIED = "modified"
+    CARE = "care"
+    INCOMPLETE = "incomplete"
+
+
+ALL_SYNC_TYPES: tuple[SyncType, ...] = (
+    SyncType.NEW,
+    SyncType.MODIFIED,
+    SyncType.CARE,
+    SyncType.INCOMPLETE,
+)
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    reference: str
+    sku: str
+    listing_ref: str | None
+    quantity: int
+    unit_price: Decimal
+    status: Status
+    marketplace_state: str
+
+
+@dataclass(frozen=True)
+class Order:
+    reference: str
+    status: Status
+    marketplace_state: str
+    currency: str
+    total_price: Decimal
+    created_at: datetime
+    modified_at: datetime
+    items: tuple[OrderItem, ...]
+    delivery_note_url: str | None = None
+    label_url: str | None = None
+    tracking_number: str | None = None
+
+    def with_items(self, items: Sequence[OrderItem], **changes: Any) -> Order:
+        return replace(self, items=tuple(items), **changes)
+
+
+@dataclass(frozen=True)
+class OrderDocuments:
+    """The document and tracking fields that the incomplete sync fills in."""
+
+    delivery_note_url: str | None
+    label_url: str | None
+    tracking_number: str | None
+
+
+@dataclass(frozen=True)
+class CareRecord:
+    """An after-sales folder, naming the order item it is about."""
+
+    care_id: str
+    item_reference: str
+    order_reference: str | None
+    state: str
+    modified_at: datetime | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A payload that could not be turned into a record: synced as an error, the rest goes on."""
+
+    reference: str | None
+    error: str
+    raw: Any
+
+
+@dataclass
+class Page:
+    """One page of a listing: the records parsed from it and the ones that failed."""
+
+    orders: list[Order] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    care: list[CareRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    item_reference: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StockUpdate:
+    listing_ref: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockResult:
+    listing_ref: str
+    ok: bool
+    quantity: int | None = None
+    error: str | None = None
+
+
+class MarketplaceError(Exception):
+    """A failure that stops a marketplace's sync: unreachable, refused credentials, a bad answer.
+
+    Messages never contain the token.
+    """
+
+
+class AuthenticationError(MarketplaceError):
+    pass
+
+
+class NotSupported(MarketplaceError):
+    pass
+
+
+@dataclass(frozen=True)
+class MarketplaceConfig:
+    """What an adapter needs of its marketplace row, with the token already read from the environment."""
+
+    id: int
+    code: str
+    kind: str
+    base_url: str
+    token: str = field(repr=False)
+    locale: str = "fr-fr"
+    user_agent: str = "BM-ordersync-sync;ops@example.com"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class MarketplaceAdapter(abc.ABC):
+    """What the sync and stock code ask of a marketplace."""
+
+    #: the sync types this marketplace supports; the others report "not supported" and succeed.
+    supported_sync_types: frozenset[SyncType] = frozenset(ALL_SYNC_TYPES)
+
+    def __init__(self, config: MarketplaceConfig) -> None:
+        self.config = config
+
+    def supports(self, sync_type: SyncType) -> bool:
+        return sync_type in self.supported_sync_types
+
+    @abc.abstractmethod
+    def iter_new_orders(self, page_size: int) -> Iterator[Page]:
+        """Orders waiting for the seller (paid, lines to accept), page by page."""
+
+    @abc.abstractmethod
+    def iter_modified_orders(self, since: datetime, page_size: int) -> Iterator[Page]:
+        """Orders that may have changed on or after ``since``, page by page."""
+
+    @abc.abstractmethod
+    def get_order(self, reference: str) -> Order:
+        """One order; raises ``RecordError``-worthy ``ValueError`` if its payload cannot be parsed."""
+
+    @abc.abstractmethod
+    def get_documents(self, order: Order) -> OrderDocuments:
+        """The delivery note, label and tracking the marketplace has for an order now."""
+
+    @abc.abstractmethod
+    def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
+        """Accept ("validate") paid items at the marketplace. Results in the order of ``items``."""
+
+    def accepted(self, order: Order, accepted_refs: set[str]) -> Order:
+        """The order as it stands once ``accepted_refs`` were accepted (without asking again)."""
+        items = [
+            replace(i, status=Status.ACCEPTED, marketplace_state=self.accepted_state)
+            if i.reference in accepted_refs
+            else i
+            for i in order.items
+        ]
+        open_left = any(i.status in (Status.PAID, Status.PENDING_PAYMENT) for i in items)
+        if open_left or not accepted_refs:
+            return order.with_items(items)
+        return order.with_items(items, status=Status.ACCEPTED, marketplace_state=self.accepted_order_state)
+
+    #: the marketplace's own state codes for an accepted item and a fully accepted order.
+    accepted_state: str = "accepted"
+    accepted_order_state: str = "accepted"
+
+    def iter_care_records(self, since: datetime | None) -> Iterator[Page]:
+        raise NotSupported(f"{self.config.code} has no care records")
+
+    @abc.abstractmethod
+    def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
+        """Set listing quantities. Results in the order of ``updates``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,136 @@
+"""Marketplaces as data: the YAML configuration, its rows in ``marketplaces``, and the adapter for a row."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Connection, Engine, select
+
+from ordersync_pipeline.db.tables import marketplaces, utcnow
+from ordersync_pipeline.marketplaces.base import (
+    MarketplaceAdapter,
+    MarketplaceConfig,
+    MarketplaceError,
+)
+
+# kind -> "module:Class". A new marketplace kind is one line here and a package beside base.py.
+ADAPTERS: dict[str, str] = {
+    "backmarket": "ordersync_pipeline.marketplaces.backmarket.adapter:BackMarketAdapter",
+}
+
+
+class MarketplaceEntry(BaseModel):
+    """One marketplace of the configuration file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    kind: str
+    name: str | None = None
+    base_url: str
+    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    locale: str = "fr-fr"
+    active: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in ADAPTERS:
+            raise ValueError(f"unknown marketplace kind {kind!r} (known: {', '.join(sorted(ADAPTERS))})")
+        return kind
+
+
+class ConfigFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    marketplaces: list[MarketplaceEntry]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: Path) -> list[MarketplaceEntry]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"marketplace configuration {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"marketplace configuration {path} is not valid YAML: {exc}") from exc
+    try:
+        entries = ConfigFile.model_validate(raw).marketplaces
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"marketplace configuration {path}: {problems}") from exc
+    codes = [e.code for e in entries]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        raise ConfigError(f"marketplace configuration {path}: duplicate code(s) {', '.join(duplicates)}")
+    return entries
+
+
+def upsert_marketplaces(engine: Engine, entries: list[MarketplaceEntry]) -> None:
+    """Bring ``marketplaces`` in line with the file: new codes added, known ones updated.
+
+    A code that left the file is deactivated, never deleted: its orders keep their marketplace.
+    """
+    with engine.begin() as conn:
+        existing = {row.code: row.id for row in conn.execute(select(marketplaces.c.code, marketplaces.c.id))}
+        now = utcnow()
+        for entry in entries:
+            values = entry.model_dump() | {"updated_at": now}
+            if entry.code in existing:
+                conn.execute(marketplaces.update().where(marketplaces.c.id == existing[entry.code]), values)
+            else:
+                conn.execute(marketplaces.insert(), values)
+        gone = set(existing) - {e.code for e in entries}
+        if gone:
+            conn.execute(
+                marketplaces.update().where(marketplaces.c.code.in_(gone)), {"active": False, "updated_at": now}
+            )
+
+
+def list_marketplaces(conn: Connection, active_only: bool = True) -> list[Any]:
+    query = select(marketplaces).order_by(marketplaces.c.id)
+    if active_only:
+        query = query.where(marketplaces.c.active.is_(True))
+    return list(conn.execute(query))
+
+
+def find_marketplace(conn: Connection, id_or_code: str) -> Any:
+    """A marketplace row by id (``1``) or code (``backmarket-fr``)."""
+    column = marketplaces.c.id if str(id_or_code).isdigit() else marketplaces.c.code
+    value = int(id_or_code) if str(id_or_code).isdigit() else id_or_code
+    row = conn.execute(select(marketplaces).where(column == value)).first()
+    if row is None:
+        raise ConfigError(f"no marketplace with id or code {id_or_code!r}")
+    return row
+
+
+def adapter_class(kind: str) -> type[MarketplaceAdapter]:
+    module_name, _, class_name = ADAPTERS[kind].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def adapter_for(row: Any) -> MarketplaceAdapter:
+    """The adapter for a ``marketplaces`` row; the token is read from the variable the row names."""
+    token = os.environ.get(row.token_env)
+    if not token:
+        raise MarketplaceError(
+            f"marketplace {row.code}: environment variable {row.token_env} is not set (it holds the API token)"
+        )
+    config = MarketplaceConfig(
+        id=row.id,
+        code=row.code,
+        kind=row.kind,
+        base_url=row.base_url,
+        token=token,
+        locale=row.locale or "fr-fr",
+        settings=dict(row.settings or {}),
+    )
+    return adapter_class(row.kind)(config)
