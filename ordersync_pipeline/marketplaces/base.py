@@ -190,7 +190,7 @@ class MarketplaceAdapter(abc.ABC):
         """One order; raises ``RecordError``-worthy ``ValueError`` if its payload cannot be parsed."""
 
     @abc.abstractmethod
-    def get_documents(self, order: Order) -> OrderDocuments:
+    def get_documents(self, reference: str) -> OrderDocuments:
         """The delivery note, label and tracking the marketplace has for an order now."""
 
     @abc.abstractmethod

@@ -1,0 +1,331 @@
+"""The Back Market adapter: the seller "ws" API turned into ordersync's normalised records.
+
+Choices read from Back Market's OpenAPI document:
+
+- an orderline's ``price`` is the unit price ("Unitary price (including taxes) of the Listing
+  without shipping costs", Table 9), so it is the item's ``unit_price`` as is;
+- an order's ``price`` is the order total without shipping and ``shipping_price`` the shipping
+  total, so the normalised ``total_price`` is their sum: what the customer pays;
+- orders have no label: labels come from BackShip deliveries (``labelUrl``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from ordersync_pipeline.marketplaces.backmarket.client import BackMarketClient
+from ordersync_pipeline.marketplaces.backmarket.models import (
+    ORDER_STATUS,
+    BMCareFolder,
+    BMDelivery,
+    BMOrder,
+    as_utc,
+    blank_to_none,
+    describe,
+)
+from ordersync_pipeline.marketplaces.base import (
+    AcceptResult,
+    AuthenticationError,
+    CareRecord,
+    MarketplaceAdapter,
+    MarketplaceConfig,
+    MarketplaceError,
+    Order,
+    OrderDocuments,
+    OrderItem,
+    Page,
+    RecordError,
+    Status,
+    StockResult,
+    StockUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 50  # documented maximum of `page-size`
+ACCEPT_STATE = 2  # orderline state "accepted" ("validated")
+_ENDED = frozenset({Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
+
+
+def _reference(raw: Any, key: str = "order_id") -> str | None:
+    """The id of a payload, if it has one worth naming, even when the payload is otherwise broken."""
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        return None
+    return str(value).strip() or None
+
+
+def order_status(bm: BMOrder) -> Status:
+    """The order's status: its state, unless every line has ended without shipping or was refunded.
+
+    Back Market's order states have no code for a cancelled or refunded order: 9 ("processed")
+    covers every final end, so the lines say which end it was.
+    """
+    line_statuses = {line.status for line in bm.orderlines}
+    if line_statuses <= _ENDED:
+        # Mixed ends: a unit that left (returned) outweighs a refund, which outweighs a cancellation.
+        for status in (Status.RETURNED, Status.REFUNDED, Status.CANCELLED):
+            if status in line_statuses:
+                return status
+    return ORDER_STATUS[bm.state]
+
+
+def parse_order(raw: Any) -> Order:
+    """One Back Market order as a normalised ``Order``; ``ValueError`` naming the fields if it cannot be."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"order payload is a {type(raw).__name__}, not an object")
+    try:
+        bm = BMOrder.model_validate(raw)
+    except ValidationError as exc:
+        ref = _reference(raw)
+        raise ValueError(f"order {ref or '(no order_id)'}: {describe(exc)}") from None
+    items = tuple(
+        OrderItem(
+            reference=str(line.id),
+            sku=line.listing,
+            listing_ref=None if line.listing_id in (None, "") else str(line.listing_id),
+            quantity=line.quantity,
+            unit_price=line.price,
+            status=line.status,
+            marketplace_state=str(line.state),
+        )
+        for line in bm.orderlines
+    )
+    return Order(
+        reference=str(bm.order_id),
+        status=order_status(bm),
+        marketplace_state=str(bm.state),
+        currency=bm.currency,
+        total_price=bm.price + (bm.shipping_price or Decimal(0)),
+        created_at=bm.date_creation,
+        modified_at=bm.date_modification,
+        items=items,
+        delivery_note_url=bm.delivery_note,
+        label_url=None,
+        tracking_number=bm.tracking_number,
+    )
+
+
+def parse_care_folder(raw: Any) -> CareRecord:
+    if not isinstance(raw, dict):
+        raise ValueError(f"care folder payload is a {type(raw).__name__}, not an object")
+    try:
+        folder = BMCareFolder.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"care folder {_reference(raw, 'id') or '(no id)'}: {describe(exc)}") from None
+    return CareRecord(
+        care_id=str(folder.id),
+        item_reference=str(folder.orderline_id),
+        order_reference=None if folder.order_id is None else str(folder.order_id),
+        state="" if folder.state is None else str(folder.state),
+        modified_at=folder.date_modification,
+        raw=_json_safe(raw),
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """The payload with JSON numbers that were read as Decimal written back as exact strings.
+
+    Care folders are kept as they came, in a JSON column, which cannot hold a Decimal.
+    """
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return str(value) if isinstance(value, Decimal) else value
+
+
+class BackMarketAdapter(MarketplaceAdapter):
+    accepted_state = str(ACCEPT_STATE)
+    accepted_order_state = "3"  # all lines accepted, to ship
+
+    def __init__(self, config: MarketplaceConfig) -> None:
+        super().__init__(config)
+        self.client = BackMarketClient(config)
+
+    def __repr__(self) -> str:
+        return f"BackMarketAdapter(code={self.config.code!r}, base_url={self.config.base_url!r})"
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def iter_new_orders(self, page_size: int) -> Iterator[Page]:
+        params = {"state": 1, "page-size": _page_size(page_size)}
+        for results in self._pages("ws/orders", params):
+            yield self._order_page(results)
+
+    def iter_modified_orders(self, since: datetime, page_size: int) -> Iterator[Page]:
+        # Fractions of a second are dropped (rounding down): the filter is "on or after", so the
+        # window can only widen.
+        stamp = as_utc(since).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = {"date_modification": stamp, "page-size": _page_size(page_size)}
+        for results in self._pages("ws/orders", params):
+            yield self._order_page(results)
+
+    def get_order(self, reference: str) -> Order:
+        return parse_order(self.client.get(f"ws/orders/{_order_id(reference)}"))
+
+    def get_documents(self, reference: str) -> OrderDocuments:
+        raw = self.client.get(f"ws/orders/{_order_id(reference)}")
+        raw = raw if isinstance(raw, dict) else {}
+        note = _text(raw.get("delivery_note"))
+        tracking = _text(raw.get("tracking_number"))
+        label = None
+        # Deliveries exist for BackShip orders only; an order that says it is not one has no label here.
+        if raw.get("is_backship") is not False:
+            label, delivery_tracking = self._delivery_documents(reference)
+            tracking = tracking or delivery_tracking
+        return OrderDocuments(delivery_note_url=note, label_url=label, tracking_number=tracking)
+
+    def _delivery_documents(self, reference: str) -> tuple[str | None, str | None]:
+        label = tracking = None
+        params = {"order_id": _order_id(reference)}
+        for results in self._pages("ws/shipping/v1/deliveries", params):
+            for raw in results:
+                try:
+                    delivery = BMDelivery.model_validate(raw)
+                except ValidationError:
+                    log.warning("%s: a delivery of order %s does not parse", self.config.code, reference)
+                    continue
+                if label is None and delivery.labelUrl:
+                    # The document's example is a path on Back Market's host: make it a usable URL.
+                    label = delivery.labelUrl
+                    if label.startswith("/"):
+                        label = self.client.url(label)
+                tracking = tracking or delivery.trackingNumber
+            if label and tracking:
+                break
+        return label, tracking
+
+    def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
+        """One POST per line, never repeated: each line's outcome is reported, the others go on."""
+        try:
+            order_id = _order_id(order.reference)
+        except ValueError as exc:
+            return [AcceptResult(item.reference, ok=False, error=str(exc)) for item in items]
+        results: list[AcceptResult] = []
+        refused: str | None = None
+        for item in items:
+            if refused is not None:
+                # Credentials refused once are refused for every line: do not send the rest.
+                results.append(AcceptResult(item.reference, ok=False, error=refused))
+                continue
+            body = {"order_id": order_id, "new_state": ACCEPT_STATE, "sku": item.sku}
+            try:
+                self.client.post_once(f"ws/orders/{order_id}", body)
+            except AuthenticationError as exc:
+                refused = str(exc)
+                results.append(AcceptResult(item.reference, ok=False, error=refused))
+            except MarketplaceError as exc:
+                results.append(AcceptResult(item.reference, ok=False, error=str(exc)))
+            else:
+                results.append(AcceptResult(item.reference, ok=True))
+        return results
+
+    # -- care -----------------------------------------------------------------------------------
+
+    def iter_care_records(self, since: datetime | None) -> Iterator[Page]:
+        params: dict[str, Any] = {}
+        if since is not None:
+            # Minutes only (rounded down): the window can only widen.
+            params["last_modification_date"] = as_utc(since).strftime("%Y-%m-%d-%H-%M")
+        for results in self._pages("ws/sav", params):
+            page = Page()
+            for raw in results:
+                try:
+                    page.care.append(parse_care_folder(raw))
+                except ValueError as exc:
+                    page.errors.append(RecordError(reference=_reference(raw, "id"), error=str(exc), raw=raw))
+            yield page
+
+    # -- stock ----------------------------------------------------------------------------------
+
+    def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
+        """Set each listing's quantity; an absolute quantity is safe to resend, so it is retried."""
+        results: list[StockResult] = []
+        refused: str | None = None
+        for update in updates:
+            if refused is not None:
+                results.append(StockResult(update.listing_ref, ok=False, error=refused))
+                continue
+            if update.quantity < 0 or not str(update.listing_ref).strip():
+                error = f"{self.config.code}: not sent: quantity {update.quantity} for {update.listing_ref!r}"
+                results.append(StockResult(update.listing_ref, ok=False, error=error))
+                continue
+            path = f"ws/listings/{quote(str(update.listing_ref), safe='')}"
+            try:
+                answer = self.client.post_idempotent(path, {"quantity": update.quantity})
+            except AuthenticationError as exc:
+                refused = str(exc)
+                results.append(StockResult(update.listing_ref, ok=False, error=refused))
+            except MarketplaceError as exc:
+                results.append(StockResult(update.listing_ref, ok=False, error=str(exc)))
+            else:
+                results.append(StockResult(update.listing_ref, ok=True, quantity=_quantity(answer, update)))
+        return results
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """The ``results`` of each page, following ``next`` until it is null."""
+        seen = {self.client.url(path)}
+        url: str | None = path
+        query: dict[str, Any] | None = params
+        while url:
+            body = self.client.get(url, query)
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise MarketplaceError(
+                    f"{self.config.code}: Back Market answered GET /{path} without a list of results"
+                )
+            yield body["results"]
+            url, query = body.get("next") or None, None  # the next link carries its own query
+            if url is not None:
+                if self.client.url(url) in seen:
+                    raise MarketplaceError(f"{self.config.code}: Back Market's next link for /{path} loops")
+                seen.add(self.client.url(url))
+
+    def _order_page(self, results: list[Any]) -> Page:
+        page = Page()
+        for raw in results:
+            try:
+                page.orders.append(parse_order(raw))
+            except ValueError as exc:
+                page.errors.append(RecordError(reference=_reference(raw), error=str(exc), raw=raw))
+        if page.errors:
+            log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
+        return page
+
+
+def _page_size(page_size: int) -> int:
+    return max(1, min(int(page_size), MAX_PAGE_SIZE))
+
+
+def _order_id(reference: str) -> int:
+    try:
+        return int(str(reference).strip())
+    except ValueError:
+        raise ValueError(f"Back Market order references are integers, not {reference!r}") from None
+
+
+def _text(value: Any) -> str | None:
+    value = blank_to_none(value)
+    return value if isinstance(value, str) else None
+
+
+def _quantity(answer: Any, update: StockUpdate) -> int:
+    """The quantity Back Market says the listing now has, or the one sent if it does not say."""
+    quantity = answer.get("quantity") if isinstance(answer, dict) else None
+    if isinstance(quantity, int) and not isinstance(quantity, bool):
+        return quantity
+    return update.quantity

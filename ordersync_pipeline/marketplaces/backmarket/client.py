@@ -1,0 +1,201 @@
+"""HTTP access to Back Market's seller API: headers, timeouts, retries and error translation.
+
+Three retry policies, because what is safe to repeat differs by call:
+
+- reads (GET) are retried on 429, 5xx and connection failures;
+- stock updates (POST of an absolute quantity) are idempotent, so they are retried the same way;
+- orderline updates (accepting a line) are never retried: whether a repeat is harmless is not
+  something to assume, and the sync records each attempt's outcome instead.
+
+The token lives only in the session headers: it is never put in a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ordersync_pipeline.marketplaces.base import AuthenticationError, MarketplaceConfig, MarketplaceError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+
+
+class BackMarketHTTPError(MarketplaceError):
+    """A non-2xx answer; keeps the status so callers can tell a refused line from an outage."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _retry(settings: dict[str, Any], methods: frozenset[str]) -> Retry:
+    attempts = int(settings.get("max_retries", 4))
+    return Retry(
+        total=attempts,
+        connect=attempts,
+        read=attempts,
+        status=attempts,
+        other=0,
+        redirect=0,
+        allowed_methods=methods,
+        status_forcelist=RETRY_STATUSES,
+        # Cloudflare blocks for about 10 s after a burst and sends no Retry-After: back off
+        # exponentially with jitter, so that several runs do not come back in step.
+        backoff_factor=float(settings.get("backoff_factor", 0.5)),
+        backoff_max=float(settings.get("backoff_max", 15.0)),
+        backoff_jitter=float(settings.get("backoff_jitter", 0.5)),
+        respect_retry_after_header=True,
+        retry_after_max=int(settings.get("retry_after_max", 60)),
+        # Give the last answer back instead of raising, so that it becomes a clear error below.
+        raise_on_status=False,
+    )
+
+
+def _session(headers: dict[str, str], retry: Retry) -> requests.Session:
+    session = requests.Session()
+    session.headers.update(headers)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class BackMarketClient:
+    def __init__(self, config: MarketplaceConfig) -> None:
+        self.code = config.code
+        self.base_url = config.base_url.rstrip("/") + "/"
+        self._token = config.token
+        settings = dict(config.settings or {})
+        timeout = settings.get("timeout")
+        # Every call has a timeout: a silent server must not hang a run.
+        self.timeout: Any = tuple(timeout) if isinstance(timeout, list | tuple) else timeout
+        self.timeout = self.timeout or DEFAULT_TIMEOUT
+        headers = {
+            # The token is sent as is: Back Market's "Basic" is not base64 of user:password.
+            "Authorization": f"Basic {config.token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Accept-Language": config.locale,
+            "User-Agent": settings.get("user_agent") or config.user_agent,
+        }
+        self._reads = _session(headers, _retry(settings, frozenset({"GET"})))
+        self._idempotent_writes = _session(headers, _retry(settings, frozenset({"POST"})))
+        self._once = _session(headers, Retry(total=0, redirect=0, raise_on_status=False))
+
+    def __repr__(self) -> str:
+        return f"BackMarketClient(code={self.code!r}, base_url={self.base_url!r})"
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL on our base URL.
+
+        ``next`` links are absolute URLs chosen by the server; only their path and query are kept,
+        so the token is only ever sent to the configured host.
+        """
+        parts = urlsplit(path_or_url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._send(self._reads, "GET", path, params=params)
+
+    def post_idempotent(self, path: str, body: dict[str, Any]) -> Any:
+        return self._send(self._idempotent_writes, "POST", path, body=body)
+
+    def post_once(self, path: str, body: dict[str, Any]) -> Any:
+        return self._send(self._once, "POST", path, body=body)
+
+    def close(self) -> None:
+        for session in (self._reads, self._idempotent_writes, self._once):
+            session.close()
+
+    def _send(
+        self,
+        session: requests.Session,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        url = self.url(path)
+        try:
+            response = session.request(
+                method,
+                url,
+                params=params,
+                data=None if body is None else json.dumps(body),
+                timeout=self.timeout,
+                # A redirected POST would silently turn into a GET: only reads follow redirects.
+                allow_redirects=method == "GET",
+            )
+        except requests.RequestException as exc:
+            where = self._where(method, url, params)
+            raise MarketplaceError(
+                self._clean(f"{self.code}: cannot reach Back Market for {where}: {type(exc).__name__}")
+            ) from None
+        where = self._where(method, response.url)
+        log.debug("%s: %s -> HTTP %s", self.code, where, response.status_code)
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                self._clean(
+                    f"{self.code}: Back Market refused the credentials (HTTP {response.status_code}) "
+                    f"for {where}; check the token and the User-Agent"
+                )
+            )
+        if not 200 <= response.status_code < 300:
+            detail = _error_detail(response)
+            raise BackMarketHTTPError(
+                self._clean(
+                    f"{self.code}: Back Market answered HTTP {response.status_code} for {where}"
+                    + (f": {detail}" if detail else "")
+                ),
+                response.status_code,
+            )
+        if not response.content:
+            return None
+        try:
+            # Money stays exact: JSON numbers with a fraction become Decimal, never float.
+            return json.loads(response.text, parse_float=Decimal)
+        except ValueError:
+            raise MarketplaceError(
+                self._clean(f"{self.code}: Back Market answered {where} with a body that is not JSON")
+            ) from None
+
+    def _where(self, method: str, url: str, params: dict[str, Any] | None = None) -> str:
+        parts = urlsplit(url)
+        query = parts.query or "&".join(f"{k}={v}" for k, v in (params or {}).items())
+        return f"{method} {parts.path}" + (f"?{query}" if query else "")
+
+    def _clean(self, message: str) -> str:
+        # Belt and braces: whatever a server echoes back, the token never leaves in a message.
+        return message.replace(self._token, "***") if self._token else message
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The message of a Back Market error body, shortened; an HTML page is not worth quoting."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    message: Any = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        errors = body.get("errors")
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code")
+        elif isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            message = errors[0].get("message") or errors[0].get("code")
+        else:
+            message = body.get("message") or body.get("detail")
+    elif isinstance(body, str):
+        message = body
+    return " ".join(str(message).split())[:200] if message else ""

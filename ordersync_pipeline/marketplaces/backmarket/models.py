@@ -1,0 +1,167 @@
+"""Pydantic models of the Back Market payloads the adapter reads.
+
+Only the fields the adapter uses are declared; Back Market adds fields over time, so unknown ones
+are ignored rather than refused. Ids and quantities are strict integers: a string or a float
+where Back Market documents an integer means the payload is not what we think it is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+
+from ordersync_pipeline.marketplaces.base import Status
+
+# Orderline states (document, "Table 6 - States for Orderlines").
+LINE_STATUS: dict[int, Status] = {
+    0: Status.PENDING_PAYMENT,  # new, payment being confirmed
+    8: Status.PENDING_PAYMENT,  # customer may still pay
+    9: Status.PENDING_PAYMENT,  # on hold, a partner must validate it first
+    1: Status.PAID,
+    2: Status.ACCEPTED,
+    3: Status.SHIPPED,
+    4: Status.CANCELLED,
+    7: Status.CANCELLED,  # not paid: the bank refused the payment
+    5: Status.REFUNDED,  # refunded before shipping
+    6: Status.RETURNED,  # refunded after shipping: the unit left
+}
+
+# Order states (document, "Table 5 - Order State"). The seller never sets them: they follow the lines.
+ORDER_STATUS: dict[int, Status] = {
+    0: Status.PENDING_PAYMENT,
+    10: Status.PENDING_PAYMENT,
+    1: Status.PAID,
+    3: Status.ACCEPTED,
+    8: Status.CANCELLED,  # payment failed, the merchant must ignore the order
+    9: Status.SHIPPED,
+}
+
+Money = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Back Market sends RFC 3339 with an offset; a value without one is taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def blank_to_none(value: Any) -> Any:
+    # Back Market sends "" for a delivery note or tracking number it has not made yet.
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class BMOrderLine(_Payload):
+    id: StrictInt
+    state: StrictInt
+    listing: str = Field(min_length=1)  # the seller SKU
+    listing_id: StrictInt | str | None = None
+    quantity: StrictInt = Field(ge=1)
+    price: Money
+    currency: str | None = None
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, state: int) -> int:
+        if state not in LINE_STATUS:
+            raise ValueError(f"unknown orderline state {state} (known: {sorted(LINE_STATUS)})")
+        return state
+
+    @property
+    def status(self) -> Status:
+        return LINE_STATUS[self.state]
+
+
+class BMOrder(_Payload):
+    order_id: StrictInt
+    state: StrictInt
+    date_creation: datetime
+    date_modification: datetime
+    price: Money
+    shipping_price: Money | None = None
+    currency: str = Field(min_length=1)
+    orderlines: list[BMOrderLine] = Field(min_length=1)
+    delivery_note: str | None = None
+    tracking_number: str | None = None
+    is_backship: bool | None = None
+
+    _blanks = field_validator("delivery_note", "tracking_number", mode="before")(blank_to_none)
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, state: int) -> int:
+        if state not in ORDER_STATUS:
+            raise ValueError(f"unknown order state {state} (known: {sorted(ORDER_STATUS)})")
+        return state
+
+    @field_validator("date_creation", "date_modification")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+class BMDelivery(_Payload):
+    """A BackShip delivery: where the shipping label of an order lives."""
+
+    order: StrictInt | None = None
+    labelUrl: str | None = None  # noqa: N815 - Back Market's field name
+    trackingNumber: str | None = None  # noqa: N815 - Back Market's field name
+
+    _blanks = field_validator("labelUrl", "trackingNumber", mode="before")(blank_to_none)
+
+
+class BMCareOrder(_Payload):
+    order_id: StrictInt | None = None
+
+
+class BMCareOrderline(_Payload):
+    id: StrictInt
+    order: BMCareOrder | None = None
+
+
+class BMCareFolder(_Payload):
+    """A care folder: in the list ``orderline`` is the orderline id, in the detail an object."""
+
+    id: StrictInt
+    state: StrictInt | None = None
+    orderline: StrictInt | BMCareOrderline
+    date_modification: datetime | None = None
+
+    @field_validator("date_modification")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @property
+    def orderline_id(self) -> int:
+        return self.orderline if isinstance(self.orderline, int) else self.orderline.id
+
+    @property
+    def order_id(self) -> int | None:
+        if isinstance(self.orderline, int) or self.orderline.order is None:
+            return None
+        return self.orderline.order.order_id
+
+
+def describe(exc: ValidationError) -> str:
+    """A one-line account of what is wrong, naming each field (without echoing the values)."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        # A union field reports one error per member, tagged with the member's type: drop the tag.
+        parts = [p for p in err["loc"] if p not in _UNION_TAGS]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{loc or 'payload'}: {message}")
+    return "; ".join(dict.fromkeys(problems))
+
+
+_UNION_TAGS = frozenset({"int", "str", "none", "BMCareOrderline"})

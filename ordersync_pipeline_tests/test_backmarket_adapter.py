@@ -1,0 +1,655 @@
+"""The Back Market adapter against a small local HTTP server serving payloads shaped like the document's."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import socket
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter
+from ordersync_pipeline.marketplaces.base import (
+    ALL_SYNC_TYPES,
+    AuthenticationError,
+    MarketplaceConfig,
+    MarketplaceError,
+    Order,
+    OrderItem,
+    Status,
+    StockUpdate,
+)
+
+TOKEN = "s3cr3t-t0k3n-value"
+USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
+FAST = {"backoff_factor": 0.01, "backoff_jitter": 0, "max_retries": 2, "timeout": [2, 5]}
+
+
+def orderline(**overrides: Any) -> dict[str, Any]:
+    """An orderline as the document's example shows it."""
+    line = {
+        "id": 37195,
+        "date_creation": "2022-04-29T09:35:24.123456Z",
+        "state": 1,
+        "price": "229.0",
+        "shipping_price": "0.00",
+        "shipping_delay": 48,
+        "currency": "EUR",
+        "return_reason": 0,
+        "return_message": "",
+        "listing": "IPHONE416GONLIB0",
+        "listing_id": 142,
+        "orderline_fee": "22.9",
+        "product": "Apple Iphone 4 16 Go - Noir - Débloqué",
+        "quantity": 2,
+        "brand": "apple",
+        "product_id": 141,
+        "backcare": True,
+        "backcare_price": 500,
+        "imei": "011415009346880",
+        "serial_number": "",
+        "condition": 10,
+    }
+    return line | overrides
+
+
+def order(order_id: int = 5978, lines: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
+    """An order as the document's example shows it."""
+    address = {"first_name": "Victor", "last_name": "Hugo", "street": "3, Imaginary Street", "city": "Paris"}
+    payload = {
+        "order_id": order_id,
+        "shipping_address": address,
+        "billing_address": address,
+        "delivery_note": "https://example.com/delivery_note/1519221434.69.pdf",
+        "expected_dispatch_date": "2022-04-29T09:35:24",
+        "tracking_number": "my_tracking_number",
+        "tracking_url": "http://www.colissimo.fr/my_tracking_url",
+        "shipper_display": "Colissimo",
+        "is_backship": True,
+        "date_creation": "2022-04-29T09:35:24.123456Z",
+        "date_modification": "2022-04-29T11:35:24+02:00",
+        "date_shipping": "2022-04-29T09:35:24.123456Z",
+        "date_payment": "2022-04-29T09:35:24.123Z",
+        "state": 1,
+        "orderlines": lines if lines is not None else [orderline()],
+        "price": "458.00",
+        "shipping_price": "5.99",
+        "currency": "EUR",
+        "country_code": "fr-fr",
+        "paypal_reference": None,
+        "installment_payment": False,
+        "payment_method": "PAYPAL",
+        "sales_taxes": "25.8",
+        "a_field_added_later": {"anything": 1},
+    }
+    return payload | overrides
+
+
+def envelope(results: list[Any], next_url: str | None = None) -> dict[str, Any]:
+    return {"count": len(results), "next": next_url, "previous": None, "results": results}
+
+
+class FakeBackMarket:
+    """A real HTTP server on loopback answering from a table of canned responses.
+
+    ``routes`` maps (method, path) to a list of answers (status, body) served in turn (the last one
+    repeats) or to a function of the request; every request is recorded.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Any] = {}
+        self.requests: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw_body = self.rfile.read(length) if length else b""
+                request = {
+                    "method": self.command,
+                    "path": parts.path,
+                    "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
+                    "headers": dict(self.headers),
+                    "body": json.loads(raw_body) if raw_body else None,
+                }
+                fake.requests.append(request)
+                status, body, headers = fake.answer(request)
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def answer(self, request: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        route = self.routes.get((request["method"], request["path"]))
+        if route is None:
+            return 404, {"error": {"code": "not-found", "message": "Webservices unavailable"}}, {}
+        answer = route(request) if callable(route) else (route.pop(0) if len(route) > 1 else route[0])
+        return answer if len(answer) == 3 else (*answer, {})
+
+    def calls(self, method: str, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == method and r["path"] == path]
+
+
+@pytest.fixture
+def bm():
+    fake = FakeBackMarket()
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def make_adapter(url: str, **settings: Any) -> BackMarketAdapter:
+    config = MarketplaceConfig(
+        id=1,
+        code="backmarket-fr",
+        kind="backmarket",
+        base_url=url,
+        token=TOKEN,
+        locale="de-de",
+        settings={"user_agent": USER_AGENT, **FAST, **settings},
+    )
+    return BackMarketAdapter(config)
+
+
+@pytest.fixture
+def adapter(bm):
+    adapter = make_adapter(bm.url)
+    yield adapter
+    adapter.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def pages(adapter: BackMarketAdapter, **kwargs: Any) -> list[Any]:
+    return list(adapter.iter_new_orders(**kwargs))
+
+
+def an_order(reference: str = "5978", skus: tuple[str, ...] = ("A",)) -> Order:
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    items = tuple(
+        OrderItem(str(100 + n), sku, str(n), 1, Decimal("10"), Status.PAID, "1") for n, sku in enumerate(skus)
+    )
+    return Order(reference, Status.PAID, "1", "EUR", Decimal("10"), now, now, items)
+
+
+# -- headers, paging ----------------------------------------------------------------------------------
+
+
+def test_every_call_sends_the_documented_headers(bm, adapter):
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([]))]
+    pages(adapter, page_size=10)
+    headers = bm.requests[0]["headers"]
+    assert headers["Authorization"] == f"Basic {TOKEN}"
+    assert headers["Accept"] == "application/json"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Accept-Language"] == "de-de"
+    assert headers["User-Agent"] == USER_AGENT
+
+
+def test_user_agent_defaults_to_the_configured_one(bm):
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([]))]
+    config = MarketplaceConfig(id=1, code="bm", kind="backmarket", base_url=bm.url, token=TOKEN, settings=FAST)
+    adapter = BackMarketAdapter(config)
+    pages(adapter, page_size=10)
+    adapter.close()
+    assert bm.requests[0]["headers"]["User-Agent"] == config.user_agent
+    assert bm.requests[0]["headers"]["Accept-Language"] == "fr-fr"
+
+
+def test_new_orders_follow_next_until_null_and_cap_the_page_size(bm, adapter):
+    answers = {
+        "1": envelope([order(1)], f"{bm.url}/ws/orders?state=1&page-size=50&page=2"),
+        # A next link naming another host is followed on the configured host, never elsewhere.
+        "2": envelope([order(2)], "https://www.backmarket.fr/ws/orders?state=1&page-size=50&page=3"),
+        "3": envelope([order(3)]),
+    }
+    bm.routes[("GET", "/ws/orders")] = lambda req: (200, answers[req["query"].get("page", "1")])
+    result = pages(adapter, page_size=500)
+    assert [[o.reference for o in p.orders] for p in result] == [["1"], ["2"], ["3"]]
+    assert [r["query"] for r in bm.requests] == [
+        {"state": "1", "page-size": "50"},
+        {"state": "1", "page-size": "50", "page": "2"},
+        {"state": "1", "page-size": "50", "page": "3"},
+    ]
+
+
+def test_modified_orders_ask_from_an_rfc3339_utc_moment(bm, adapter):
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([order()]))]
+    since = datetime(2024, 3, 1, 14, 30, 15, 999, tzinfo=timezone(timedelta(hours=2)))
+    result = list(adapter.iter_modified_orders(since, page_size=20))
+    assert [o.reference for o in result[0].orders] == ["5978"]
+    assert bm.requests[0]["query"] == {"date_modification": "2024-03-01T12:30:15Z", "page-size": "20"}
+
+
+# -- parsing ------------------------------------------------------------------------------------------
+
+
+def test_a_good_order_becomes_exact_normalised_values(bm, adapter):
+    second = orderline(id=37196, state=2, listing="PIXEL7-128-BLK", listing_id=143, quantity=1, price="199.99")
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([order(lines=[orderline(), second])]))]
+    [page] = pages(adapter, page_size=10)
+    assert page.errors == []
+    [got] = page.orders
+    assert got == Order(
+        reference="5978",
+        status=Status.PAID,
+        marketplace_state="1",
+        currency="EUR",
+        total_price=Decimal("463.99"),  # price without shipping + shipping
+        created_at=datetime(2022, 4, 29, 9, 35, 24, 123456, tzinfo=UTC),
+        modified_at=datetime(2022, 4, 29, 9, 35, 24, tzinfo=UTC),
+        items=(
+            OrderItem("37195", "IPHONE416GONLIB0", "142", 2, Decimal("229.0"), Status.PAID, "1"),
+            OrderItem("37196", "PIXEL7-128-BLK", "143", 1, Decimal("199.99"), Status.ACCEPTED, "2"),
+        ),
+        delivery_note_url="https://example.com/delivery_note/1519221434.69.pdf",
+        label_url=None,
+        tracking_number="my_tracking_number",
+    )
+    assert got.created_at.tzinfo is UTC and got.modified_at.utcoffset() == timedelta(0)
+    assert isinstance(got.items[0].unit_price, Decimal)
+
+
+def test_money_in_json_numbers_stays_exact(bm, adapter):
+    payload = order(lines=[orderline(price=229.10)], price=0.1, shipping_price=0.2, delivery_note="")
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([payload]))]
+    [page] = pages(adapter, page_size=10)
+    [got] = page.orders
+    assert got.total_price == Decimal("0.3") and got.items[0].unit_price == Decimal("229.10")
+    assert got.delivery_note_url is None
+
+
+BAD_ORDERS = {
+    "missing date_creation": (lambda o: o.pop("date_creation"), "date_creation"),
+    "non-numeric price": (lambda o: o.update(price="12,50 EUR"), "price"),
+    "non-numeric line price": (lambda o: o["orderlines"][0].update(price="free"), "orderlines[0].price"),
+    "unknown order state": (lambda o: o.update(state=42), "state"),
+    "unknown line state": (lambda o: o["orderlines"][0].update(state=11), "orderlines[0].state"),
+    "quantity 0": (lambda o: o["orderlines"][0].update(quantity=0), "orderlines[0].quantity"),
+    "order id of the wrong type": (lambda o: o.update(order_id="A-5978"), "order_id"),
+    "line id of the wrong type": (lambda o: o["orderlines"][0].update(id=[1]), "orderlines[0].id"),
+    "no orderlines": (lambda o: o.update(orderlines=[]), "orderlines"),
+    "missing sku": (lambda o: o["orderlines"][0].pop("listing"), "orderlines[0].listing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ORDERS))
+def test_a_malformed_order_is_a_record_error_and_the_rest_of_the_page_parses(bm, adapter, case):
+    spoil, field = BAD_ORDERS[case]
+    bad = order(2)
+    spoil(bad)
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([order(1), copy.deepcopy(bad), order(3)]))]
+    [page] = pages(adapter, page_size=10)
+    assert [o.reference for o in page.orders] == ["1", "3"]
+    [error] = page.errors
+    assert error.reference == str(bad["order_id"])
+    assert field in error.error
+    assert error.raw == json.loads(json.dumps(bad), parse_float=Decimal)
+
+
+def test_a_page_that_is_not_json_names_the_path(bm, adapter):
+    bm.routes[("GET", "/ws/orders")] = [(200, b"<html>maintenance</html>")]
+    with pytest.raises(MarketplaceError, match=r"/ws/orders\?state=1&page-size=10.*not JSON"):
+        pages(adapter, page_size=10)
+
+
+LINE_STATES = {
+    0: Status.PENDING_PAYMENT,
+    8: Status.PENDING_PAYMENT,
+    9: Status.PENDING_PAYMENT,
+    1: Status.PAID,
+    2: Status.ACCEPTED,
+    3: Status.SHIPPED,
+    4: Status.CANCELLED,
+    7: Status.CANCELLED,
+    5: Status.REFUNDED,
+    6: Status.RETURNED,
+}
+
+
+@pytest.mark.parametrize(("order_state", "line_states", "expected"), [
+    (1, [1, 2], Status.PAID),
+    (0, [0], Status.PENDING_PAYMENT),
+    (10, [8], Status.PENDING_PAYMENT),
+    (3, [2, 4], Status.ACCEPTED),
+    (9, [3, 3], Status.SHIPPED),
+    (8, [7], Status.CANCELLED),
+    (1, [4, 4], Status.CANCELLED),
+    (3, [5], Status.REFUNDED),
+    (9, [6, 6], Status.RETURNED),
+    (9, [4, 6], Status.RETURNED),
+    (3, [4, 5], Status.REFUNDED),
+    (9, [3, 6], Status.SHIPPED),
+])  # fmt: skip
+def test_states_map_to_normalised_statuses(bm, adapter, order_state, line_states, expected):
+    lines = [orderline(id=n, state=s, listing=f"SKU{n}") for n, s in enumerate(line_states)]
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([order(state=order_state, lines=lines)]))]
+    [got] = pages(adapter, page_size=10)[0].orders
+    assert (got.status, got.marketplace_state) == (expected, str(order_state))
+    assert [i.status for i in got.items] == [LINE_STATES[s] for s in line_states]
+    assert [i.marketplace_state for i in got.items] == [str(s) for s in line_states]
+
+
+# -- errors and the token -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_raise_an_authentication_error_without_the_token(bm, adapter, caplog, status):
+    body = {"error": {"code": "unauthorized", "message": f"bad token {TOKEN}"}}
+    bm.routes[("GET", "/ws/orders")] = [(status, body)]
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthenticationError) as caught:
+        pages(adapter, page_size=10)
+    message = str(caught.value)
+    assert "backmarket-fr" in message and f"HTTP {status}" in message and "\n" not in message
+    assert TOKEN not in message and TOKEN not in repr(caught.value)
+    assert TOKEN not in caplog.text
+    assert TOKEN not in repr(adapter) and TOKEN not in repr(adapter.client) and TOKEN not in repr(adapter.config)
+
+
+def test_a_cloudflare_html_403_is_an_authentication_error(bm, adapter):
+    bm.routes[("GET", "/ws/orders")] = [(403, b"<html>Attention required</html>")]
+    with pytest.raises(AuthenticationError, match="HTTP 403"):
+        pages(adapter, page_size=10)
+
+
+def test_an_unreachable_host_is_a_marketplace_error():
+    adapter = make_adapter(closed_port_url(), max_retries=1)
+    with pytest.raises(MarketplaceError, match="cannot reach Back Market") as caught:
+        pages(adapter, page_size=10)
+    assert TOKEN not in str(caught.value)
+    adapter.close()
+
+
+def test_reads_are_retried_on_5xx_and_429_then_succeed(bm, adapter):
+    bm.routes[("GET", "/ws/orders")] = [
+        (503, {"error": {"code": "unavailable", "message": "try later"}}),
+        (429, {"error": {"code": "rate-limited", "message": "slow down"}}, {"Retry-After": "0"}),
+        (200, envelope([order()])),
+    ]
+    [page] = pages(adapter, page_size=10)
+    assert [o.reference for o in page.orders] == ["5978"]
+    assert len(bm.calls("GET", "/ws/orders")) == 3
+
+
+def test_retries_are_bounded(bm, adapter):
+    body = {"error": {"code": "boom", "message": f"internal error with {TOKEN}"}}
+    bm.routes[("GET", "/ws/orders")] = [(500, body)]
+    with pytest.raises(MarketplaceError, match="HTTP 500.*internal error") as caught:
+        pages(adapter, page_size=10)
+    assert TOKEN not in str(caught.value)
+    assert len(bm.calls("GET", "/ws/orders")) == FAST["max_retries"] + 1
+
+
+def test_get_order(bm, adapter):
+    bm.routes[("GET", "/ws/orders/5978")] = [(200, order())]
+    assert adapter.get_order("5978").reference == "5978"
+    bm.routes[("GET", "/ws/orders/5979")] = [(200, order(5979, price="n/a"))]
+    with pytest.raises(ValueError, match="order 5979: price"):
+        adapter.get_order("5979")
+    with pytest.raises(MarketplaceError, match="HTTP 404"):
+        adapter.get_order("1")
+
+
+# -- documents ----------------------------------------------------------------------------------------
+
+
+def test_documents_come_from_the_order_and_its_first_delivery_with_a_label(bm, adapter):
+    bm.routes[("GET", "/ws/orders/5978")] = [(200, order(delivery_note="", tracking_number=""))]
+    deliveries = [
+        {"order": 5978, "orderlines": [37195], "labelUrl": "", "trackingNumber": ""},
+        {"order": 5978, "labelUrl": "/static/shipment_labels/eu-1.pdf", "trackingNumber": "Jc2rnTAc4L"},
+        {"order": 5978, "labelUrl": "https://labels.example/2.pdf", "trackingNumber": "OTHER"},
+    ]
+    bm.routes[("GET", "/ws/shipping/v1/deliveries")] = [(200, envelope(deliveries))]
+    docs = adapter.get_documents("5978")
+    assert docs.delivery_note_url is None
+    assert docs.label_url == f"{bm.url}/static/shipment_labels/eu-1.pdf"
+    assert docs.tracking_number == "Jc2rnTAc4L"
+    assert bm.calls("GET", "/ws/shipping/v1/deliveries")[0]["query"] == {"order_id": "5978"}
+
+
+def test_documents_of_an_order_that_is_not_backship_skip_deliveries(bm, adapter):
+    bm.routes[("GET", "/ws/orders/5978")] = [(200, order(is_backship=False))]
+    docs = adapter.get_documents("5978")
+    assert docs.delivery_note_url == "https://example.com/delivery_note/1519221434.69.pdf"
+    assert (docs.label_url, docs.tracking_number) == (None, "my_tracking_number")
+    assert bm.calls("GET", "/ws/shipping/v1/deliveries") == []
+
+
+# -- accepting lines ----------------------------------------------------------------------------------
+
+
+def test_accept_posts_once_per_item_and_reports_each_line(bm, adapter):
+    def answer(req):
+        if req["body"]["sku"] == "B":
+            return 400, {"error": {"code": "invalid-state", "message": "orderline is not paid"}}
+        if req["body"]["sku"] == "C":
+            return 500, {"error": {"code": "boom", "message": "internal error"}}
+        return 200, order()
+
+    bm.routes[("POST", "/ws/orders/5978")] = answer
+    results = adapter.accept_items(an_order(skus=("A", "B", "C", "D")), an_order(skus=("A", "B", "C", "D")).items)
+    assert [(r.item_reference, r.ok) for r in results] == [("100", True), ("101", False), ("102", False), ("103", True)]
+    assert "HTTP 400" in results[1].error and "orderline is not paid" in results[1].error
+    assert "HTTP 500" in results[2].error
+    # Never retried: one POST per item, even for the one that failed with a 500.
+    assert [r["body"] for r in bm.calls("POST", "/ws/orders/5978")] == [
+        {"order_id": 5978, "new_state": 2, "sku": sku} for sku in "ABCD"
+    ]
+    assert (adapter.accepted_state, adapter.accepted_order_state) == ("2", "3")
+
+
+def test_accept_stops_sending_once_credentials_are_refused(bm, adapter):
+    bm.routes[("POST", "/ws/orders/5978")] = [(401, {"error": {"code": "unauthorized", "message": "no"}})]
+    results = adapter.accept_items(an_order(), an_order(skus=("A", "B")).items)
+    assert [r.ok for r in results] == [False, False]
+    assert all("HTTP 401" in r.error and TOKEN not in r.error for r in results)
+    assert len(bm.calls("POST", "/ws/orders/5978")) == 1
+
+
+def test_accept_on_an_unreachable_host_is_a_failed_result():
+    adapter = make_adapter(closed_port_url())
+    [result] = adapter.accept_items(an_order(), an_order().items)
+    assert not result.ok and "cannot reach" in result.error
+    adapter.close()
+
+
+# -- stock --------------------------------------------------------------------------------------------
+
+
+def test_push_stock_sets_each_quantity_retrying_when_safe(bm, adapter):
+    bm.routes[("POST", "/ws/listings/142")] = [(503, {}), (200, {"sku": "A", "quantity": 3})]
+    bm.routes[("POST", "/ws/listings/da72cf47-1b1f-434a-9224-1f8684ac1bd4")] = [(200, {"quantity": 0})]
+    updates = [
+        StockUpdate("142", "A", 3),
+        StockUpdate("404", "B", 1),
+        StockUpdate("da72cf47-1b1f-434a-9224-1f8684ac1bd4", "C", 0),
+    ]
+    results = adapter.push_stock(updates)
+    assert [(r.listing_ref, r.ok, r.quantity) for r in results] == [
+        ("142", True, 3),
+        ("404", False, None),
+        ("da72cf47-1b1f-434a-9224-1f8684ac1bd4", True, 0),
+    ]
+    assert "HTTP 404" in results[1].error
+    assert [r["body"] for r in bm.calls("POST", "/ws/listings/142")] == [{"quantity": 3}, {"quantity": 3}]
+
+
+# -- care ---------------------------------------------------------------------------------------------
+
+
+def test_care_folders_name_the_orderline_and_page_through_next(bm, adapter):
+    first = [
+        {"id": 123, "orderline": 37195, "state": 0, "date_modification": "2024-02-01T10:00:00+01:00", "x": 1.5},
+        {"id": 124, "state": 0},  # no orderline: cannot be attached to an item
+    ]
+    detail = {"id": 125, "state": 9, "orderline": {"id": 37196, "order": {"order_id": 5978}}}
+    bm.routes[("GET", "/ws/sav")] = lambda req: (
+        (200, envelope([detail]))
+        if req["query"].get("page") == "2"
+        else (200, envelope(first, f"{bm.url}/ws/sav/?page=2"))
+    )
+    bm.routes[("GET", "/ws/sav/")] = bm.routes[("GET", "/ws/sav")]
+    since = datetime(2024, 2, 1, 8, 5, 59, tzinfo=UTC)
+    result = list(adapter.iter_care_records(since))
+    assert bm.requests[0]["query"] == {"last_modification_date": "2024-02-01-08-05"}
+    assert [(c.care_id, c.item_reference, c.order_reference, c.state) for p in result for c in p.care] == [
+        ("123", "37195", None, "0"),
+        ("125", "37196", "5978", "9"),
+    ]
+    assert result[0].care[0].modified_at == datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
+    json.dumps(result[0].care[0].raw)  # kept in a JSON column: no Decimal left in it
+    [error] = result[0].errors
+    assert error.reference == "124" and "orderline" in error.error
+
+
+def test_every_sync_type_is_supported():
+    adapter = make_adapter("http://127.0.0.1:9")
+    assert all(adapter.supports(t) for t in ALL_SYNC_TYPES)
+    adapter.close()
+
+
+# -- against the Back Market simulator ----------------------------------------------------------------
+
+SIM_TOKEN = "t0k"
+
+
+@pytest.fixture
+def sim():
+    from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+
+    simulator = BackMarketSimulator(tokens={SIM_TOKEN}, seed=7, orders=20, port=0).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def sim_adapter(sim):
+    config = MarketplaceConfig(
+        id=1, code="backmarket-fr", kind="backmarket", base_url=sim.url, token=SIM_TOKEN, settings=FAST
+    )
+    adapter = BackMarketAdapter(config)
+    yield adapter
+    adapter.close()
+
+
+def test_simulator_history_pages_and_parses_whole(sim, sim_adapter):
+    since = sim.world.now() - timedelta(days=365)
+    result = list(sim_adapter.iter_modified_orders(since, page_size=7))
+    orders = [o for p in result for o in p.orders]
+    assert [e.error for p in result for e in p.errors] == []
+    assert len(result) > 1 and all(len(p.orders) <= 7 for p in result)
+    listed = sum(n for s, n in sim.world.state()["orders_by_state"].items() if s not in ("0", "8"))
+    assert len({o.reference for o in orders}) == len(orders) == listed
+    for o in orders:
+        assert o.total_price == sum(i.unit_price * i.quantity for i in o.items)
+        assert o.created_at.tzinfo is not None and o.modified_at >= o.created_at
+
+
+def test_simulator_new_order_is_parsed_accepted_once_and_then_refused(sim, sim_adapter):
+    skus = [listing["sku"] for listing in sim.world.catalogue()[:2]]
+    lines = [{"sku": skus[0], "quantity": 2, "price": "199.00"}, {"sku": skus[1], "quantity": 1, "price": "89.90"}]
+    order_id = sim.world.create_order(lines=lines, state=1)
+    new = [o for p in sim_adapter.iter_new_orders(page_size=100) for o in p.orders]
+    [got] = [o for o in new if o.reference == str(order_id)]
+    assert (got.status, got.marketplace_state, got.total_price) == (Status.PAID, "1", Decimal("487.90"))
+    assert [(i.sku, i.quantity, i.unit_price, i.status) for i in got.items] == [
+        (skus[0], 2, Decimal("199.00"), Status.PAID),
+        (skus[1], 1, Decimal("89.90"), Status.PAID),
+    ]
+    assert all(r.ok for r in sim_adapter.accept_items(got, got.items))
+    assert {str(k): v for k, v in sim.world.accept_calls.items()} == {i.reference: 1 for i in got.items}
+    # What Back Market serves afterwards is what ``accepted()`` predicts without asking.
+    after = sim_adapter.get_order(got.reference)
+    predicted = sim_adapter.accepted(got, {i.reference for i in got.items})
+    for o in (after, predicted):
+        assert (o.status, o.marketplace_state) == (Status.ACCEPTED, "3")
+        assert [(i.status, i.marketplace_state) for i in o.items] == [(Status.ACCEPTED, "2")] * 2
+    again = sim_adapter.accept_items(after, after.items)
+    assert [r.ok for r in again] == [False, False] and "HTTP 400" in again[0].error
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"price": "abc"}, "price"),
+        ({"date_creation": "DELETE"}, "date_creation"),
+        ({"orderlines": {0: {"quantity": 0}}}, "orderlines[0].quantity"),
+        ({"state": 42}, "state"),
+    ],
+)
+def test_simulator_corrupt_order_is_one_record_error(sim, sim_adapter, overrides, field):
+    from ordersync_pipeline.simulator.backmarket import DELETE
+
+    sku = sim.world.catalogue()[0]["sku"]
+    good, bad = (sim.world.create_order(lines=[{"sku": sku}], state=1) for _ in range(2))
+    sim.world.corrupt_order(bad, {k: DELETE if v == "DELETE" else v for k, v in overrides.items()})
+    result = list(sim_adapter.iter_new_orders(page_size=50))
+    assert {str(good)} <= {o.reference for p in result for o in p.orders}
+    [error] = [e for p in result for e in p.errors]
+    assert error.reference == str(bad) and field in error.error
+
+
+def test_simulator_documents_label_stock_and_care(sim, sim_adapter):
+    listing = sim.world.catalogue()[0]
+    order_id = sim.world.create_order(lines=[{"sku": listing["sku"]}], state=2)
+    order = sim_adapter.get_order(str(order_id))
+    assert sim_adapter.get_documents(order.reference).label_url is None
+    sim.world.set_documents(order_id, delivery_note=True, label=True)
+    docs = sim_adapter.get_documents(order.reference)
+    assert docs.delivery_note_url.startswith(sim.url) and docs.label_url.startswith(f"{sim.url}/")
+    assert docs.tracking_number
+
+    results = sim_adapter.push_stock([StockUpdate(str(listing["listing_id"]), listing["sku"], 7)])
+    assert results[0].ok and sim.world.listing_quantity(listing["sku"]) == 7
+
+    care_id = sim.world.open_care(int(order.items[0].reference))
+    care = [c for p in sim_adapter.iter_care_records(None) for c in p.care]
+    assert (str(care_id), order.items[0].reference) in {(c.care_id, c.item_reference) for c in care}
+
+
+def test_simulator_refuses_a_wrong_token(sim):
+    config = MarketplaceConfig(id=1, code="backmarket-fr", kind="backmarket", base_url=sim.url, token=TOKEN)
+    adapter = BackMarketAdapter(config)
+    with pytest.raises(AuthenticationError, match="HTTP 401") as caught:
+        list(adapter.iter_new_orders(page_size=10))
+    assert TOKEN not in str(caught.value)
+    adapter.close()
+
+
+def test_simulator_rate_limit_is_ridden_out(sim):
+    sim.faults.configure(rate_limit=[3, 0.3])
+    settings = FAST | {"backoff_factor": 0.1, "max_retries": 6}
+    config = MarketplaceConfig(1, "backmarket-fr", "backmarket", sim.url, SIM_TOKEN, settings=settings)
+    adapter = BackMarketAdapter(config)
+    pages = list(adapter.iter_modified_orders(sim.world.now() - timedelta(days=365), page_size=2))
+    assert sum(len(p.orders) for p in pages) >= 10 and sim.faults.limited > 0
+    adapter.close()
