@@ -1,0 +1,241 @@
+"""Diff a batch of orders against the database and write what changed, with its events.
+
+A batch costs a fixed number of statements whatever its size: one query for the orders it
+touches, one for their items, one upsert per table, one insert of events, and the error rows.
+Everything of a batch is one transaction, so an event exists exactly when its change does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
+from ordersync_pipeline.marketplaces.base import Order, RecordError
+from ordersync_pipeline.sync import events
+from ordersync_pipeline.sync.upsert import insert_ignoring_duplicates, upsert
+
+ORDER_FIELDS = ("status", "marketplace_state", "currency", "total_price", "created_at", "modified_at")
+# Documents are filled in over time; an answer without one never clears what is known.
+DOCUMENT_FIELDS = ("delivery_note_url", "label_url", "tracking_number")
+ITEM_FIELDS = ("sku", "listing_ref", "quantity", "unit_price", "status", "marketplace_state")
+
+
+@dataclass
+class BatchResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    events: int = 0
+    #: item references (per order reference) that this project has already accepted.
+    accepted: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _order_row(marketplace_id: int, order: Order, existing: Any | None, now) -> dict[str, Any]:
+    row = {
+        "marketplace_id": marketplace_id,
+        "reference": order.reference,
+        "status": str(order.status),
+        "marketplace_state": order.marketplace_state,
+        "currency": order.currency,
+        "total_price": order.total_price,
+        "created_at": utc_naive(order.created_at),
+        "modified_at": utc_naive(order.modified_at),
+        "synced_at": now,
+    }
+    for name in DOCUMENT_FIELDS:
+        value = getattr(order, name)
+        row[name] = value if value is not None else (getattr(existing, name) if existing is not None else None)
+    return row
+
+
+def _item_rows(order_id: int, order: Order, accepted_at: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        item.reference: {
+            "order_id": order_id,
+            "reference": item.reference,
+            "sku": item.sku,
+            "listing_ref": item.listing_ref,
+            "quantity": item.quantity,
+            "unit_price": item.unit_price,
+            "status": str(item.status),
+            "marketplace_state": item.marketplace_state,
+            "accepted_at": accepted_at.get(item.reference),
+        }
+        for item in order.items
+    }
+
+
+def _differs(row: dict[str, Any], existing: Any, names: Iterable[str]) -> bool:
+    return any(row[name] != getattr(existing, name) for name in names)
+
+
+def _latest_per_reference(batch: Sequence[Order]) -> list[Order]:
+    """An overlap can bring the same order twice: keep its most recent version."""
+    latest: dict[str, Order] = {}
+    for order in batch:
+        known = latest.get(order.reference)
+        if known is None or order.modified_at >= known.modified_at:
+            latest[order.reference] = order
+    return list(latest.values())
+
+
+def _events_for(
+    marketplace_id: int, order: Order, existing: Any | None, old_items: dict[str, Any], now
+) -> list[dict[str, Any]]:
+    new_items = {i.reference: str(i.status) for i in order.items}
+    after = events.state_vector(str(order.status), new_items)
+    rows = []
+    if existing is None:
+        opening = str(events.opening_status(order.status))
+        opening_items = dict.fromkeys(new_items, opening)
+        before = events.state_vector(opening, opening_items)
+        rows.append(
+            {
+                "event_key": events.created_key(marketplace_id, order.reference),
+                "type": events.ORDER_CREATED,
+                "from_status": None,
+                "to_status": opening,
+                "payload": events.payload(marketplace_id, order, opening_items),
+            }
+        )
+    else:
+        # Items the answer no longer lists keep their stored status.
+        known = {ref: row.status for ref, row in old_items.items()}
+        before = events.state_vector(existing.status, known)
+        after = events.state_vector(str(order.status), known | new_items)
+    if before != after:
+        rows.append(
+            {
+                "event_key": events.status_changed_key(marketplace_id, order.reference, before, after),
+                "type": events.ORDER_STATUS_CHANGED,
+                "from_status": before[0],
+                "to_status": after[0],
+                "payload": events.payload(marketplace_id, order),
+            }
+        )
+    for row in rows:
+        row["created_at"] = now
+    return rows
+
+
+def write_orders(
+    conn: Connection,
+    marketplace_id: int,
+    batch: Sequence[Order],
+    accepted_now: dict[str, set[str]] | None = None,
+) -> BatchResult:
+    """Bring ``orders`` and ``order_items`` in line with ``batch`` and record the events.
+
+    ``accepted_now`` names items (per order reference) that were just accepted at the marketplace.
+    """
+    result = BatchResult()
+    batch = _latest_per_reference(batch)
+    if not batch:
+        return result
+    now = utcnow()
+    references = [o.reference for o in batch]
+    existing = {
+        row.reference: row
+        for row in conn.execute(
+            select(orders).where(orders.c.marketplace_id == marketplace_id, orders.c.reference.in_(references))
+        )
+    }
+    old_items: dict[int, dict[str, Any]] = {}
+    if existing:
+        ids = [row.id for row in existing.values()]
+        for row in conn.execute(select(order_items).where(order_items.c.order_id.in_(ids))):
+            old_items.setdefault(row.order_id, {})[row.reference] = row
+
+    order_rows, pending_items, pending_events = [], [], []
+    for order in batch:
+        before = existing.get(order.reference)
+        items_before = old_items.get(before.id, {}) if before is not None else {}
+        accepted_at = {ref: row.accepted_at for ref, row in items_before.items() if row.accepted_at}
+        for ref in (accepted_now or {}).get(order.reference, ()):
+            accepted_at.setdefault(ref, now)
+        result.accepted[order.reference] = set(accepted_at)
+
+        row = _order_row(marketplace_id, order, before, now)
+        items = _item_rows(before.id if before is not None else 0, order, accepted_at)
+        changed_items = [
+            item
+            for ref, item in items.items()
+            if ref not in items_before or _differs(item, items_before[ref], (*ITEM_FIELDS, "accepted_at"))
+        ]
+        if before is None:
+            result.created += 1
+        elif changed_items or _differs(row, before, ORDER_FIELDS + DOCUMENT_FIELDS):
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        order_rows.append(row)
+        pending_items.append((order.reference, changed_items))
+        pending_events.append((order.reference, _events_for(marketplace_id, order, before, items_before, now)))
+
+    ids = {
+        row.reference: row.id
+        for row in upsert(
+            conn,
+            orders,
+            order_rows,
+            conflict=("marketplace_id", "reference"),
+            update=[c for c in order_rows[0] if c not in ("marketplace_id", "reference")] if order_rows else (),
+            returning=("id", "reference"),
+        )
+    }
+    item_rows = [item | {"order_id": ids[ref]} for ref, items in pending_items for item in items]
+    upsert(
+        conn,
+        order_items,
+        item_rows,
+        conflict=("order_id", "reference"),
+        update=(*ITEM_FIELDS, "accepted_at"),
+    )
+    event_rows = [event | {"order_id": ids[ref]} for ref, rows in pending_events for event in rows]
+    result.events = insert_ignoring_duplicates(conn, order_events, event_rows, conflict=("event_key",))
+    clear_errors(conn, marketplace_id, references)
+    return result
+
+
+def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str]) -> None:
+    """A good sync of an order clears the errors it had."""
+    if references:
+        conn.execute(
+            delete(sync_errors).where(
+                sync_errors.c.marketplace_id == marketplace_id, sync_errors.c.reference.in_(list(references))
+            )
+        )
+
+
+def raw_text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    return json.dumps(raw, default=str, sort_keys=True)
+
+
+def record_errors(conn: Connection, marketplace_id: int, sync_type: str, errors: Sequence[RecordError]) -> None:
+    """Keep what could not be synced, with its raw payload; one row per reference (the latest)."""
+    if not errors:
+        return
+    now = utcnow()
+    clear_errors(conn, marketplace_id, [e.reference for e in errors if e.reference is not None])
+    conn.execute(
+        sync_errors.insert(),
+        [
+            {
+                "marketplace_id": marketplace_id,
+                "sync_type": sync_type,
+                "reference": e.reference,
+                "error": e.error,
+                "payload": raw_text(e.raw),
+                "created_at": now,
+            }
+            for e in errors
+        ],
+    )

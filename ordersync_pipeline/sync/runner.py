@@ -1,0 +1,284 @@
+"""The four sync types: what each asks the marketplace and what it writes (DESIGN.md, "Sync types")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, bindparam, exists, or_, select, update
+
+from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
+from ordersync_pipeline.marketplaces.base import (
+    MarketplaceAdapter,
+    Order,
+    Page,
+    RecordError,
+    Status,
+    SyncType,
+)
+from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
+from ordersync_pipeline.sync.order_writer import record_errors, write_orders
+from ordersync_pipeline.sync.report import Progress, SyncReport
+from ordersync_pipeline.sync.upsert import upsert
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    page_size: int = 50
+    days_back: int = 2
+    #: orders gathered from several pages into one transaction.
+    batch_orders: int = 500
+    first_window: timedelta = timedelta(days=90)
+    #: each window starts this long before the last one ended, so that nothing is skipped.
+    overlap: timedelta = timedelta(minutes=10)
+    #: a window ends this long before now, for changes the marketplace has not yet indexed.
+    lag: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class MarketplaceRef:
+    id: int
+    code: str
+
+
+def run_sync(
+    engine: Engine,
+    marketplace: MarketplaceRef,
+    adapter: MarketplaceAdapter,
+    sync_type: SyncType | str,
+    options: SyncOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Sync one marketplace for one type. Per-record errors are counted; a fatal error raises."""
+    sync_type = SyncType(sync_type)
+    options = options or SyncOptions()
+    report = SyncReport(marketplace=marketplace.code, sync_type=str(sync_type))
+    if not adapter.supports(sync_type):
+        report.supported = False
+        return report
+    sync = _SYNCS[sync_type]
+    sync(_Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None)))
+    return report
+
+
+@dataclass
+class _Context:
+    engine: Engine
+    marketplace: MarketplaceRef
+    adapter: MarketplaceAdapter
+    options: SyncOptions
+    report: SyncReport
+    progress: ProgressCallback
+
+    def pages_seen(self, page: Page) -> None:
+        self.report.pages += 1
+        self.report.fetched += len(page.orders) + len(page.care) + len(page.errors)
+        self.progress(Progress(self.marketplace.code, self.report.sync_type, self.report.pages, self.report.fetched))
+
+
+def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order], list[RecordError]]]:
+    """Gather pages into batches of about ``batch_orders`` orders."""
+    orders_batch: list[Order] = []
+    errors_batch: list[RecordError] = []
+    for page in pages:
+        ctx.pages_seen(page)
+        orders_batch.extend(page.orders)
+        errors_batch.extend(page.errors)
+        if len(orders_batch) + len(errors_batch) >= ctx.options.batch_orders:
+            yield orders_batch, errors_batch
+            orders_batch, errors_batch = [], []
+    if orders_batch or errors_batch:
+        yield orders_batch, errors_batch
+
+
+def _write_batch(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now=None):
+    with ctx.engine.begin() as conn:
+        result = write_orders(conn, ctx.marketplace.id, batch, accepted_now)
+        record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
+    ctx.report.created += result.created
+    ctx.report.updated += result.updated
+    ctx.report.unchanged += result.unchanged
+    ctx.report.events += result.events
+    ctx.report.add_errors([_describe(e) for e in errors])
+    return result
+
+
+def _describe(error: RecordError) -> str:
+    return f"order {error.reference or '?'}: {error.error}"
+
+
+def _sync_new(ctx: _Context) -> None:
+    """Paid orders: store them, then accept their paid items at the marketplace, once.
+
+    Accepting takes an order out of the marketplace's "paid" listing and shifts its pages, so the
+    listing is read to the end before anything is accepted.
+    """
+    waiting: list[tuple[Order, list]] = []
+    for batch, errors in _batches(ctx, ctx.adapter.iter_new_orders(ctx.options.page_size)):
+        written = _write_batch(ctx, batch, errors)
+        for order in batch:
+            already = written.accepted.get(order.reference, set())
+            to_accept = [i for i in order.items if i.status == Status.PAID and i.reference not in already]
+            if to_accept:
+                waiting.append((order, to_accept))
+    for start in range(0, len(waiting), ctx.options.batch_orders):
+        _accept(ctx, waiting[start : start + ctx.options.batch_orders])
+
+
+def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
+    accepted_orders: list[Order] = []
+    accepted_refs: dict[str, set[str]] = {}
+    errors: list[RecordError] = []
+    for order, items in waiting:
+        results = ctx.adapter.accept_items(order, items)
+        ok = {r.item_reference for r in results if r.ok}
+        errors.extend(
+            RecordError(order.reference, f"item {r.item_reference} not accepted: {r.error}", raw=None)
+            for r in results
+            if not r.ok
+        )
+        if ok:
+            accepted_orders.append(ctx.adapter.accepted(order, ok))
+            accepted_refs[order.reference] = ok
+            ctx.report.accepted += len(ok)
+    # These orders were counted when fetched; only their events and errors count again.
+    counts = (ctx.report.created, ctx.report.updated, ctx.report.unchanged)
+    _write_batch(ctx, accepted_orders, errors, accepted_refs)
+    ctx.report.created, ctx.report.updated, ctx.report.unchanged = counts
+
+
+def _sync_modified(ctx: _Context) -> None:
+    """Orders changed since the last window (first run: ``first_window`` back)."""
+    window_end = datetime.now(UTC) - ctx.options.lag
+    with ctx.engine.connect() as conn:
+        cursor = load_cursor(conn, ctx.marketplace.id, SyncType.MODIFIED)
+    since = cursor - ctx.options.overlap if cursor else window_end - ctx.options.first_window
+    pages = ctx.adapter.iter_modified_orders(since, ctx.options.page_size)
+    for batch, errors in _batches(ctx, pages):
+        _write_batch(ctx, batch, errors)
+    with ctx.engine.begin() as conn:
+        save_cursor(conn, ctx.marketplace.id, SyncType.MODIFIED, window_end)
+    ctx.report.cursor = window_end.isoformat()
+
+
+def _sync_care(ctx: _Context) -> None:
+    """Care folders: keep each one, and set ``care_id`` on the item it names."""
+    with ctx.engine.connect() as conn:
+        cursor = load_cursor(conn, ctx.marketplace.id, SyncType.CARE)
+    since = cursor - ctx.options.overlap if cursor else None
+    latest = cursor
+    mp = ctx.marketplace.id
+    for page in ctx.adapter.iter_care_records(since):
+        ctx.pages_seen(page)
+        now = utcnow()
+        rows = [
+            {
+                "marketplace_id": mp,
+                "care_id": c.care_id,
+                "item_reference": c.item_reference,
+                "order_reference": c.order_reference,
+                "state": c.state,
+                "modified_at": utc_naive(c.modified_at),
+                "payload": c.raw,
+                "synced_at": now,
+            }
+            for c in page.care
+        ]
+        with ctx.engine.begin() as conn:
+            upsert(
+                conn,
+                care_folders,
+                rows,
+                conflict=("marketplace_id", "care_id"),
+                update=("item_reference", "order_reference", "state", "modified_at", "payload", "synced_at"),
+            )
+            record_errors(conn, mp, ctx.report.sync_type, page.errors)
+        ctx.report.add_errors([_describe(e) for e in page.errors])
+        for c in page.care:
+            if c.modified_at and (latest is None or c.modified_at > latest):
+                latest = c.modified_at
+    # One statement links every folder to its item, including folders kept from earlier syncs
+    # whose order had not been synced yet.
+    folder = (
+        select(care_folders.c.care_id)
+        .where(care_folders.c.marketplace_id == mp, care_folders.c.item_reference == order_items.c.reference)
+        .order_by(care_folders.c.modified_at.desc(), care_folders.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    has_folder = exists().where(
+        care_folders.c.marketplace_id == mp, care_folders.c.item_reference == order_items.c.reference
+    )
+    with ctx.engine.begin() as conn:
+        result = conn.execute(
+            update(order_items)
+            .where(
+                order_items.c.order_id.in_(select(orders.c.id).where(orders.c.marketplace_id == mp)),
+                has_folder,
+                or_(order_items.c.care_id.is_(None), order_items.c.care_id != folder),
+            )
+            .values(care_id=folder)
+        )
+        ctx.report.updated = result.rowcount
+        if latest is not None:
+            save_cursor(conn, mp, SyncType.CARE, latest)
+    ctx.report.unchanged = max(0, ctx.report.fetched - ctx.report.failed - ctx.report.updated)
+    ctx.report.cursor = latest.isoformat() if latest else None
+
+
+def _sync_incomplete(ctx: _Context) -> None:
+    """Recent orders still missing a delivery note or a label: fetch their documents one by one."""
+    mp = ctx.marketplace.id
+    since = utc_naive(datetime.now(UTC) - timedelta(days=ctx.options.days_back))
+    with ctx.engine.connect() as conn:
+        rows = list(
+            conn.execute(
+                select(orders.c.id, orders.c.reference, *(orders.c[n] for n in _DOCUMENTS)).where(
+                    orders.c.marketplace_id == mp,
+                    orders.c.created_at >= since,
+                    or_(orders.c.delivery_note_url.is_(None), orders.c.label_url.is_(None)),
+                    orders.c.status.not_in([Status.CANCELLED, Status.REFUNDED]),
+                )
+            )
+        )
+    changes: list[dict] = []
+    errors: list[RecordError] = []
+    for row in rows:
+        ctx.report.fetched += 1
+        try:
+            docs = ctx.adapter.get_documents(row.reference)
+        except ValueError as exc:
+            errors.append(RecordError(row.reference, str(exc), raw=None))
+            continue
+        # Only fill in: a missing value never clears a known one.
+        filled = {name: getattr(docs, name) or getattr(row, name) for name in _DOCUMENTS}
+        if any(filled[name] != getattr(row, name) for name in _DOCUMENTS):
+            changes.append({"row_id": row.id} | {f"new_{name}": filled[name] for name in _DOCUMENTS})
+        ctx.progress(
+            Progress(ctx.marketplace.code, ctx.report.sync_type, ctx.report.fetched, ctx.report.fetched, len(rows))
+        )
+    with ctx.engine.begin() as conn:
+        if changes:
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == bindparam("row_id"))
+                .values({name: bindparam(f"new_{name}") for name in _DOCUMENTS} | {"synced_at": utcnow()}),
+                changes,
+            )
+        record_errors(conn, mp, ctx.report.sync_type, errors)
+    ctx.report.updated = len(changes)
+    ctx.report.unchanged = len(rows) - len(changes) - len(errors)
+    ctx.report.add_errors([_describe(e) for e in errors])
+
+
+_DOCUMENTS = ("delivery_note_url", "label_url", "tracking_number")
+
+_SYNCS = {
+    SyncType.NEW: _sync_new,
+    SyncType.MODIFIED: _sync_modified,
+    SyncType.CARE: _sync_care,
+    SyncType.INCOMPLETE: _sync_incomplete,
+}
