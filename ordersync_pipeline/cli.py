@@ -1,0 +1,128 @@
+"""The ``ordersync`` command: ``ordersync sync --type new --marketplace 1`` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ordersync_pipeline import console
+from ordersync_pipeline.marketplaces.registry import ConfigError
+
+SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
+
+
+def _int_range(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options are a fatal error like any other: one line, exit status 1."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ordersync",
+        description="Sync marketplace orders into the order book, lock and push stock.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each request and write")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sync = commands.add_parser("sync", help="sync orders from the marketplaces (runs the Dagster assets)")
+    sync.add_argument("--type", dest="sync_type", choices=SYNC_TYPES, default="all", help="sync type (default: all)")
+    sync.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
+    sync.add_argument("--page-size", type=_int_range(1, 100), default=50, help="orders per page (default: 50)")
+    sync.add_argument(
+        "--days-back", type=_int_range(1, 365), default=2, help="incomplete sync look-back in days (default: 2)"
+    )
+    sync.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each request and write"
+    )
+
+    demo = commands.add_parser("demo", help="start the simulator, sync, move time on, sync again")
+    demo.add_argument("--steps", type=_int_range(1, 50), default=3, help="times to move the simulator on (default: 3)")
+    demo.add_argument("--orders", type=_int_range(0, 10_000), default=20, help="orders the simulator starts with")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply the migrations")
+
+    commands.add_parser("marketplaces", help="list the configured marketplaces")
+
+    simulator = commands.add_parser("simulator", help="run the Back Market simulator in the foreground")
+    simulator.add_argument("--port", type=_int_range(1, 65535), default=8710)
+    simulator.add_argument("--orders", type=_int_range(0, 1_000_000), default=20)
+    simulator.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("dagster").setLevel(logging.ERROR)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        console.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        console.errors.print("interrupted")
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from ordersync_pipeline.launch import RunFailed
+
+    if args.command == "sync":
+        from ordersync_pipeline.commands import sync
+
+        request = sync.SyncRequest(args.sync_type, args.marketplace, args.page_size, args.days_back, args.verbose)
+        try:
+            reports = sync.run(request)
+        except RunFailed as exc:
+            console.error(str(exc))
+            return 1
+        console.print_sync_summary(reports)
+        return 0
+    if args.command == "demo":
+        from ordersync_pipeline.commands import demo
+
+        return demo.run(steps=args.steps, orders_at_start=args.orders)
+    if args.command == "db":
+        from ordersync_pipeline import settings
+        from ordersync_pipeline.db.engine import current_revision, make_engine, upgrade
+
+        engine = make_engine(settings.database_url())
+        upgrade(engine)
+        console.console.print(f"database at revision {current_revision(engine)}")
+        return 0
+    if args.command == "marketplaces":
+        from ordersync_pipeline.commands import marketplaces
+
+        marketplaces.show()
+        return 0
+    if args.command == "simulator":
+        from ordersync_pipeline.simulator.__main__ import main as simulator_main
+
+        return simulator_main(["--port", str(args.port), "--orders", str(args.orders), "--seed", str(args.seed)])
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""``ordersync demo``: the simulator, a sync, time moved on, another sync, and what happened."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import urlparse
+
+from rich.table import Table
+from sqlalchemy import func, select
+
+from ordersync_pipeline import console, settings
+from ordersync_pipeline.commands import sync
+from ordersync_pipeline.db.tables import order_events, orders
+from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.launch import RunFailed
+from ordersync_pipeline.marketplaces.registry import load_config
+from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+
+DEMO_TOKEN = "demo-backmarket-token"
+
+
+def run(steps: int = 3, orders_at_start: int = 20) -> int:
+    entries = [e for e in load_config(settings.DEFAULT_CONFIG) if e.active]
+    demo_dir = settings.data_dir() / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)  # each demo starts from a new order book
+    demo_dir.mkdir(parents=True)
+    database = OrdersyncDatabase(url=f"sqlite:///{demo_dir / 'ordersync.db'}", config_path=str(settings.DEFAULT_CONFIG))
+    simulators = []
+    try:
+        for seed, entry in enumerate(entries, start=7):
+            token = os.environ.setdefault(entry.token_env, DEMO_TOKEN)
+            port = urlparse(entry.base_url).port
+            simulators.append(BackMarketSimulator(tokens={token}, seed=seed, orders=orders_at_start, port=port).start())
+        console.console.print(
+            f"Simulator{'s' if len(simulators) > 1 else ''} at {', '.join(s.url for s in simulators)}"
+        )
+        console.console.print(f"Order book: {database.url}\n")
+        try:
+            console.console.rule("First sync")
+            console.print_sync_summary(sync.run(sync.SyncRequest(), database))
+            for step in range(1, steps + 1):
+                for simulator in simulators:
+                    simulator.world.advance(minutes=60, steps=1)
+                console.console.rule(f"An hour later ({step}/{steps})")
+                console.print_sync_summary(sync.run(sync.SyncRequest(), database))
+        except RunFailed as exc:
+            console.error(str(exc))
+            return 1
+        _print_order_book(database)
+        console.console.print(
+            "\nThe runs are in the Dagster instance at "
+            f"{os.environ['DAGSTER_HOME']}: `DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev` shows them."
+        )
+        return 0
+    finally:
+        for simulator in simulators:
+            simulator.stop()
+
+
+def _print_order_book(database: OrdersyncDatabase) -> None:
+    engine = database.engine()
+    with engine.connect() as conn:
+        by_status = conn.execute(select(orders.c.status, func.count()).group_by(orders.c.status)).all()
+        by_event = conn.execute(select(order_events.c.type, func.count()).group_by(order_events.c.type)).all()
+    table = Table(title="Order book after the demo")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for status, count in sorted(by_status):
+        table.add_row(f"orders {status}", str(count))
+    for kind, count in sorted(by_event):
+        table.add_row(f"events {kind}", str(count))
+    console.console.print(table)

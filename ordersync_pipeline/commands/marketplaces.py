@@ -1,0 +1,24 @@
+"""``ordersync marketplaces``: what is configured, and whether each token is present."""
+
+from __future__ import annotations
+
+import os
+
+from rich.table import Table
+
+from ordersync_pipeline.console import console
+from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.marketplaces.registry import list_marketplaces
+
+
+def show() -> None:
+    engine = OrdersyncDatabase().engine()
+    with engine.connect() as conn:
+        rows = list_marketplaces(conn, active_only=False)
+    table = Table(title="Marketplaces")
+    for column in ("id", "code", "kind", "base_url", "token", "active"):
+        table.add_column(column)
+    for row in rows:
+        token = "set" if os.environ.get(row.token_env) else "[red]missing[/red]"
+        table.add_row(str(row.id), row.code, row.kind, row.base_url, f"{row.token_env} ({token})", str(row.active))
+    console.print(table)

@@ -1,0 +1,62 @@
+"""What the command line shows: progress while it works, then a summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ordersync_pipeline.sync.report import Progress, SyncReport
+
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def error(message: str) -> None:
+    """A fatal error: one line on standard error, however narrow the terminal."""
+    errors.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
+
+
+@contextmanager
+def sync_progress(label: str) -> Iterator:
+    """A live line per sync: pages and orders fetched so far. Yields the progress callback."""
+    with RichProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, detail="starting", total=None)
+
+        def update(progress: Progress) -> None:
+            bar.update(task, detail=f"{progress.pages} pages, {progress.fetched} records")
+
+        yield update
+
+
+def print_sync_summary(reports: Sequence[SyncReport]) -> None:
+    table = Table(title="Sync summary")
+    table.add_column("marketplace", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    for column in ("fetched", "created", "updated", "unchanged", "events", "accepted", "errors"):
+        table.add_column(column, justify="right")
+    for r in reports:
+        if not r.supported:
+            table.add_row(r.marketplace, r.sync_type, "not supported", "", "", "", "", "", "")
+            continue
+        table.add_row(
+            r.marketplace,
+            r.sync_type,
+            *(str(v) for v in (r.fetched, r.created, r.updated, r.unchanged, r.events, r.accepted)),
+            f"[red]{r.failed}[/red]" if r.failed else "0",
+        )
+    console.print(table)
+    for r in reports:
+        for sample in r.error_samples:
+            console.print(f"  [yellow]{r.marketplace} {r.sync_type}[/yellow] {sample}")

@@ -1,0 +1,85 @@
+"""Runs the Dagster assets from the command line, recorded in the Dagster instance like UI runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dagster import DagsterInstance, RunConfig, materialize
+
+from ordersync_pipeline import settings
+from ordersync_pipeline.defs.orders.assets import SyncConfig, marketplace_orders
+from ordersync_pipeline.defs.partitions import MARKETPLACE_PARTITIONS_NAME, orders_partition_key
+from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.sync.report import Progress, SyncReport
+
+
+class RunFailed(Exception):
+    """A run that failed as a whole; the message is one line, fit for a terminal."""
+
+
+def dagster_instance() -> DagsterInstance:
+    """The instance named by ``DAGSTER_HOME``, else one in the local data folder."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = settings.data_dir() / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "dagster.yaml"
+        if not config.exists():
+            config.write_text("telemetry:\n  enabled: false\n")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def ensure_marketplace_partitions(instance: DagsterInstance, codes: Sequence[str]) -> None:
+    known = set(instance.get_dynamic_partitions(MARKETPLACE_PARTITIONS_NAME))
+    missing = [code for code in codes if code not in known]
+    if missing:
+        instance.add_dynamic_partitions(MARKETPLACE_PARTITIONS_NAME, missing)
+
+
+@dataclass
+class Launcher:
+    instance: DagsterInstance
+    database: OrdersyncDatabase
+    #: Dagster's own run log on the terminal (it is in the instance either way).
+    verbose: bool = False
+
+    def _loggers(self) -> dict:
+        return {"console": {"config": {"log_level": "DEBUG" if self.verbose else "CRITICAL"}}}
+
+    def sync(
+        self,
+        marketplace_code: str,
+        sync_type: str,
+        config: SyncConfig,
+        progress: Callable[[Progress], None],
+    ) -> SyncReport:
+        """Materialize one partition of ``marketplace_orders`` and return what it reported."""
+        result = materialize(
+            [marketplace_orders],
+            partition_key=orders_partition_key(marketplace_code, sync_type),
+            instance=self.instance,
+            resources={"database": self.database, "progress": progress},
+            run_config=RunConfig(ops={"marketplace_orders": config}, loggers=self._loggers()),
+            tags={"ordersync/launched_by": "cli"},
+            raise_on_error=False,
+        )
+        if not result.success:
+            raise RunFailed(f"{marketplace_code} {sync_type}: {_failure_reason(result)}")
+        (materialization,) = result.asset_materializations_for_node("marketplace_orders")
+        values = {key: value.value for key, value in materialization.metadata.items()}
+        return SyncReport(**{k: v for k, v in values.items() if k in SyncReport.__dataclass_fields__})
+
+
+def _failure_reason(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            user = event.step_failure_data.user_failure_data
+            if user is not None and user.description:
+                return user.description
+            while error.cause is not None and error.cls_name != "Failure":
+                error = error.cause
+            return error.message.strip().splitlines()[-1]
+    return "the run failed"

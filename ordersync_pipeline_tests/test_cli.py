@@ -1,0 +1,106 @@
+"""The ``ordersync`` command, run as a user runs it, through the Dagster assets and instance."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from sqlalchemy import func, select
+
+from ordersync_pipeline.cli import main
+from ordersync_pipeline.db import tables
+from ordersync_pipeline.db.engine import make_engine
+from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+from ordersync_pipeline_tests.sync_helpers import TOKEN
+
+PHONE = {"sku": "IPH13-128-BLK-A", "quantity": 1, "price": "389.00"}
+
+
+@pytest.fixture
+def simulator():
+    with BackMarketSimulator(tokens={TOKEN}, seed=5, orders=0, port=0) as sim:
+        yield sim
+
+
+@pytest.fixture
+def user_env(db_url, simulator, tmp_path, monkeypatch):
+    """What a user sets: the database, a marketplace file naming the token variable, a Dagster home."""
+    config = tmp_path / "marketplaces.yaml"
+    config.write_text(
+        "marketplaces:\n"
+        "  - code: backmarket-fr\n"
+        "    kind: backmarket\n"
+        f"    base_url: {simulator.url}\n"
+        "    token_env: BM_FR_TOKEN\n"
+    )
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("ORDERSYNC_DATABASE_URL", db_url)
+    monkeypatch.setenv("ORDERSYNC_CONFIG", str(config))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("BM_FR_TOKEN", TOKEN)
+    return home
+
+
+def test_sync_runs_the_assets_records_the_runs_and_prints_a_summary(user_env, simulator, db_url, capsys):
+    for _ in range(3):
+        simulator.world.create_order(lines=[PHONE], state=1)
+
+    assert main(["sync", "--type", "new", "--marketplace", "1"]) == 0
+
+    out = capsys.readouterr().out
+    assert "backmarket-fr" in out and "new" in out
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(tables.orders)).scalar() == 3
+    engine.dispose()
+    with DagsterInstance.from_config(str(user_env)) as instance:
+        runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
+        assert [r.tags["dagster/partition"] for r in runs] == ["backmarket-fr|new"]
+
+
+def test_sync_all_runs_the_four_types_in_order(user_env, simulator, capsys):
+    simulator.world.create_order(lines=[PHONE], state=1)
+    assert main(["sync"]) == 0
+    with DagsterInstance.from_config(str(user_env)) as instance:
+        runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
+        partitions = [r.tags["dagster/partition"] for r in reversed(runs)]
+    assert partitions == [f"backmarket-fr|{t}" for t in ("new", "modified", "care", "incomplete")]
+
+
+def test_a_bad_token_exits_1_with_one_line_that_does_not_contain_it(user_env, monkeypatch, capsys):
+    wrong = "not-the-token-73c1"
+    monkeypatch.setenv("BM_FR_TOKEN", wrong)
+
+    assert main(["sync", "--type", "new"]) == 1
+
+    captured = capsys.readouterr()
+    assert wrong not in captured.out + captured.err
+    message = captured.err.strip()
+    assert message.startswith("error:") and "backmarket-fr" in message and "401" in message
+
+
+def test_an_unreachable_marketplace_exits_1(user_env, simulator, capsys):
+    simulator.stop()
+    assert main(["sync", "--type", "modified"]) == 1
+    assert "backmarket-fr" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, complaint",
+    [
+        (["sync", "--type", "everything"], "invalid choice"),
+        (["sync", "--page-size", "0"], "outside 1..100"),
+        (["sync", "--days-back", "two"], "not a whole number"),
+    ],
+)
+def test_bad_options_are_refused_with_a_reason(argv, complaint, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 1
+    assert complaint in capsys.readouterr().err
+
+
+def test_an_unknown_marketplace_exits_1(user_env, capsys):
+    assert main(["sync", "--marketplace", "refurbed-de"]) == 1
+    assert "refurbed-de" in capsys.readouterr().err
