@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
+from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import sync_cursors, utcnow
-from ordersync_pipeline.sync.upsert import upsert
 
 
 def load_cursor(conn: Connection, marketplace_id: int, sync_type: str) -> datetime | None:

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
+from ordersync_pipeline.db.statements import insert_ignoring_duplicates, upsert
 from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
 from ordersync_pipeline.marketplaces.base import Order, RecordError
 from ordersync_pipeline.sync import events
-from ordersync_pipeline.sync.upsert import insert_ignoring_duplicates, upsert
 
 ORDER_FIELDS = ("status", "marketplace_state", "currency", "total_price", "created_at", "modified_at")
 # Documents are filled in over time; an answer without one never clears what is known.

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, exists, or_, select, update
 
+from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
 from ordersync_pipeline.marketplaces.base import (
     MarketplaceAdapter,
@@ -20,7 +21,6 @@ from ordersync_pipeline.marketplaces.base import (
 from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
 from ordersync_pipeline.sync.order_writer import record_errors, write_orders
 from ordersync_pipeline.sync.report import Progress, SyncReport
-from ordersync_pipeline.sync.upsert import upsert
 
 ProgressCallback = Callable[[Progress], None]
 

@@ -1,0 +1,288 @@
+"""Apply pending order events to the stock: locks, on hand, and each listing's locked quantity.
+
+A batch of events is one transaction and a fixed number of statements, whatever its size:
+
+1. take the oldest pending events ``FOR UPDATE`` (Postgres);
+2. read the items of the orders they name;
+3. create missing ``inventory`` rows (on_hand 0: an unknown SKU has nothing to sell);
+4. lock those SKUs' ``inventory`` rows ``FOR UPDATE``, in SKU order, and read on_hand;
+5. read the locks of the items and every open lock of those SKUs, now that nobody else can
+   change them;
+6. decide in memory (``locks.Planner``), then write: one insert of new locks, one update of
+   changed locks, one update of on_hand, one update of ``marketplace_stock.locked_quantity``,
+   one update marking the events processed.
+
+Why the events are locked without ``SKIP LOCKED``: two appliers skipping each other's events
+would run different batches side by side, and when units are scarce whichever reached a SKU
+first would get them; the outcome would depend on timing. Waiting instead makes a second
+applier take the next batch after the first commits (the ``processed_at IS NULL`` condition is
+re-checked on the rows it waited for), so two appliers leave exactly what one leaves. The SKU
+row locks additionally serialise on_hand against a stock import running at the same time.
+
+SQLite has no row locks; ``BEGIN IMMEDIATE`` takes its single write lock before the first read,
+so that the read-decide-write of a batch cannot interleave with another writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, union, update
+
+from ordersync_pipeline.db.statements import begin_write, insert_for
+from ordersync_pipeline.db.tables import (
+    inventory,
+    marketplace_stock,
+    marketplace_stock_locks,
+    order_events,
+    order_items,
+    orders,
+    utcnow,
+)
+from ordersync_pipeline.stock.locks import LOCKED, SHORT, Item, Lock, Planner, Shortfall
+
+log = logging.getLogger(__name__)
+
+locks_t = marketplace_stock_locks
+
+
+@dataclass
+class ApplyReport:
+    events: int = 0
+    locked: int = 0
+    consumed: int = 0
+    released: int = 0
+    short: int = 0
+    #: short locks that got their units once some were freed (also counted in ``locked``).
+    promoted: int = 0
+    batches: int = 0
+    #: shipped units for which no unit was free: on_hand could not go down by them.
+    shortfalls: list[Shortfall] = field(default_factory=list)
+
+
+def apply_pending_events(engine: Engine, batch_size: int = 500) -> ApplyReport:
+    """Apply every pending event, ``batch_size`` at a time, each batch in its own transaction."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = ApplyReport()
+    while True:
+        with engine.begin() as conn:
+            if not _apply_batch(conn, batch_size, report):
+                return report
+        report.batches += 1
+
+
+def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
+    postgres = conn.dialect.name == "postgresql"
+    begin_write(conn)
+    now = utcnow()
+
+    pending = (
+        select(order_events.c.id, order_events.c.order_id)
+        .where(order_events.c.processed_at.is_(None))
+        .order_by(order_events.c.id)
+        .limit(batch_size)
+    )
+    if postgres:
+        pending = pending.with_for_update(of=order_events)
+    events = conn.execute(pending).all()
+    if not events:
+        return 0
+
+    # Orders in the order their first pending event arrived: the earlier order gets the unit.
+    first_event: dict[int, int] = {}
+    last_event: dict[int, int] = {}
+    for event in events:
+        first_event.setdefault(event.order_id, event.id)
+        last_event[event.order_id] = event.id
+    order_ids = list(first_event)
+
+    item_rows = conn.execute(
+        select(
+            order_items.c.id,
+            order_items.c.order_id,
+            order_items.c.sku,
+            order_items.c.quantity,
+            order_items.c.status,
+            orders.c.marketplace_id,
+        )
+        .join(orders, orders.c.id == order_items.c.order_id)
+        .where(order_items.c.order_id.in_(order_ids))
+        .order_by(order_items.c.id)
+    ).all()
+    items = [Item(r.id, r.order_id, r.marketplace_id, r.sku, r.quantity, str(r.status)) for r in item_rows]
+    item_ids = [item.id for item in items]
+    item_skus = sorted({item.sku for item in items})
+
+    if item_skus:
+        conn.execute(
+            insert_for(conn, inventory).on_conflict_do_nothing(index_elements=["sku"]),
+            [{"sku": sku, "on_hand": 0, "updated_at": now} for sku in item_skus],
+        )
+    # The SKUs to lock: the items' and, should an item have changed SKU, its lock's old one.
+    skus_to_lock = union(
+        select(order_items.c.sku).where(order_items.c.id.in_(item_ids)),
+        select(locks_t.c.sku).where(locks_t.c.order_item_id.in_(item_ids)),
+    )
+    on_hand = lock_inventory(conn, skus_to_lock)
+    # Read only now, under the row locks: nobody else can change these locks until we commit.
+    locks = load_locks(conn, sorted(on_hand), item_ids)
+
+    planner = Planner(on_hand=dict(on_hand), locks=locks, now=now)
+    event_for_sku: dict[str, int] = {}
+    for item in sorted(items, key=lambda i: (first_event[i.order_id], i.id)):
+        planner.settle(item, last_event[item.order_id])
+        event_for_sku[item.sku] = max(event_for_sku.get(item.sku, 0), last_event[item.order_id])
+    planner.promote_shorts(event_for_sku)
+
+    write_plan(conn, planner, sorted(on_hand))
+    conn.execute(
+        update(order_events).where(order_events.c.id.in_([event.id for event in events])).values(processed_at=now)
+    )
+
+    counts = planner.counts
+    report.events += len(events)
+    report.locked += counts.locked
+    report.consumed += counts.consumed
+    report.released += counts.released
+    report.short += counts.short
+    report.promoted += counts.promoted
+    report.shortfalls.extend(planner.shortfalls)
+    for shortfall in planner.shortfalls:
+        log.warning(
+            "order item %s shipped %s unit(s) of %s that were not free: on hand could not go down by them",
+            shortfall.order_item_id,
+            shortfall.missing,
+            shortfall.sku,
+        )
+    return len(events)
+
+
+def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:
+    """The planner's decisions, one statement per table (each one executemany)."""
+    new = planner.new_locks()
+    if new:
+        conn.execute(
+            locks_t.insert(),
+            [
+                {
+                    "order_item_id": lock.order_item_id,
+                    "marketplace_id": lock.marketplace_id,
+                    "sku": lock.sku,
+                    "quantity": lock.quantity,
+                    "status": lock.status,
+                    "event_id": lock.event_id,
+                    "locked_at": lock.locked_at,
+                    "settled_at": lock.settled_at,
+                }
+                for lock in new
+            ],
+        )
+    changed = planner.changed_locks()
+    if changed:
+        conn.execute(
+            update(locks_t)
+            .where(locks_t.c.id == bindparam("b_id"))
+            .values(
+                sku=bindparam("b_sku"),
+                quantity=bindparam("b_quantity"),
+                status=bindparam("b_status"),
+                event_id=bindparam("b_event_id"),
+                locked_at=bindparam("b_locked_at"),
+                settled_at=bindparam("b_settled_at"),
+            ),
+            [
+                {
+                    "b_id": lock.id,
+                    "b_sku": lock.sku,
+                    "b_quantity": lock.quantity,
+                    "b_status": lock.status,
+                    "b_event_id": lock.event_id,
+                    "b_locked_at": lock.locked_at,
+                    "b_settled_at": lock.settled_at,
+                }
+                for lock in changed
+            ],
+        )
+    if planner.changed_skus:
+        conn.execute(
+            update(inventory)
+            .where(inventory.c.sku == bindparam("b_sku"))
+            .values(on_hand=bindparam("b_on_hand"), updated_at=planner.now),
+            [{"b_sku": sku, "b_on_hand": planner.on_hand[sku]} for sku in sorted(planner.changed_skus)],
+        )
+    if skus:
+        sync_locked_quantity(conn, skus)
+
+
+def lock_inventory(conn: Connection, skus) -> dict[str, int]:
+    """Lock the ``inventory`` rows of ``skus`` (a list or a select), in SKU order; their on_hand.
+
+    A fixed order means two transactions wanting the same SKUs queue instead of deadlocking.
+    """
+    stock = select(inventory.c.sku, inventory.c.on_hand).where(inventory.c.sku.in_(skus))
+    stock = stock.order_by(inventory.c.sku)
+    if conn.dialect.name == "postgresql":
+        stock = stock.with_for_update(of=inventory)
+    return {row.sku: row.on_hand for row in conn.execute(stock)}
+
+
+def load_locks(conn: Connection, skus: list[str], item_ids: list[int]) -> dict[int, Lock]:
+    """The locks of ``item_ids`` and every open lock of ``skus``, by order item id."""
+    rows = conn.execute(
+        select(locks_t, order_items.c.status.label("item_status"))
+        .join(order_items, order_items.c.id == locks_t.c.order_item_id)
+        .where(
+            or_(
+                locks_t.c.order_item_id.in_(item_ids),
+                and_(locks_t.c.sku.in_(skus), locks_t.c.status.in_([LOCKED, SHORT])),
+            )
+        )
+    ).all()
+    return {
+        r.order_item_id: Lock(
+            id=r.id,
+            order_item_id=r.order_item_id,
+            marketplace_id=r.marketplace_id,
+            sku=r.sku,
+            quantity=r.quantity,
+            status=r.status,
+            event_id=r.event_id,
+            locked_at=r.locked_at,
+            settled_at=r.settled_at,
+            item_status=str(r.item_status),
+        )
+        for r in rows
+    }
+
+
+def promote_waiting(conn: Connection, skus: list[str]) -> int:
+    """Give units freed outside any event (a stock import) to the short locks of ``skus``."""
+    if not skus:
+        return 0
+    on_hand = lock_inventory(conn, sorted(skus))
+    planner = Planner(on_hand=dict(on_hand), locks=load_locks(conn, sorted(on_hand), []), now=utcnow())
+    planner.promote_shorts({})
+    write_plan(conn, planner, sorted(on_hand))
+    return planner.counts.promoted
+
+
+def sync_locked_quantity(conn: Connection, skus: list[str] | None = None) -> None:
+    """Set ``marketplace_stock.locked_quantity`` to the sum of its marketplace's locked locks.
+
+    One statement: computed from the locks as they stand, so it cannot drift from them.
+    """
+    total = (
+        select(func.coalesce(func.sum(locks_t.c.quantity), 0))
+        .where(
+            locks_t.c.marketplace_id == marketplace_stock.c.marketplace_id,
+            locks_t.c.sku == marketplace_stock.c.sku,
+            locks_t.c.status == LOCKED,
+        )
+        .scalar_subquery()
+    )
+    stmt = update(marketplace_stock).values(locked_quantity=total)
+    if skus is not None:
+        stmt = stmt.where(marketplace_stock.c.sku.in_(skus))
+    conn.execute(stmt)
