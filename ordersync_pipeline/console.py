@@ -31,6 +31,7 @@ def sync_progress(label: str) -> Iterator:
         TimeElapsedColumn(),
         console=errors,
         transient=True,
+        disable=not errors.is_terminal,
     ) as bar:
         task = bar.add_task(label, detail="starting", total=None)
 
