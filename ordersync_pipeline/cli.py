@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from ordersync_pipeline import console
+from ordersync_pipeline.launch import RunFailed
 from ordersync_pipeline.marketplaces.registry import ConfigError
+from ordersync_pipeline.stock import StockFileError
 
 SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
 
@@ -47,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--days-back", type=_int_range(1, 365), default=2, help="incomplete sync look-back in days (default: 2)"
     )
+    sync.add_argument("--no-stock", action="store_true", help="do not apply events and push stock afterwards")
     sync.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each request and write"
     )
@@ -54,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="start the simulator, sync, move time on, sync again")
     demo.add_argument("--steps", type=_int_range(1, 50), default=3, help="times to move the simulator on (default: 3)")
     demo.add_argument("--orders", type=_int_range(0, 10_000), default=20, help="orders the simulator starts with")
+
+    stock = commands.add_parser("stock", help="stock: import, apply events, push, summary")
+    stock_commands = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
+    stock_import = stock_commands.add_parser(
+        "import", help="set on-hand quantities and listings from a CSV (sku,on_hand,listing:<code>,...)"
+    )
+    stock_import.add_argument("file", type=Path, help="the CSV file")
+    stock_commands.add_parser("apply", help="apply pending order events to the stock locks")
+    stock_commands.add_parser("push", help="push listing quantities that changed to the marketplaces")
+    stock_commands.add_parser("summary", help="on hand, locked and available per SKU")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -78,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("dagster").setLevel(logging.ERROR)
     try:
         return _dispatch(args)
-    except ConfigError as exc:
+    except (ConfigError, StockFileError, RunFailed) as exc:
         console.error(str(exc))
         return 1
     except KeyboardInterrupt:
@@ -87,19 +101,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from ordersync_pipeline.launch import RunFailed
+    from ordersync_pipeline.commands import stock
 
     if args.command == "sync":
         from ordersync_pipeline.commands import sync
 
         request = sync.SyncRequest(args.sync_type, args.marketplace, args.page_size, args.days_back, args.verbose)
-        try:
-            reports = sync.run(request)
-        except RunFailed as exc:
-            console.error(str(exc))
-            return 1
+        reports = sync.run(request)
         console.print_sync_summary(reports)
+        if not args.no_stock:
+            return stock.run(apply=True, push=True)
         return 0
+    if args.command == "stock":
+        if args.stock_command == "import":
+            return stock.import_file(args.file)
+        if args.stock_command == "summary":
+            return stock.summary()
+        return stock.run(apply=args.stock_command == "apply", push=args.stock_command == "push")
     if args.command == "demo":
         from ordersync_pipeline.commands import demo
 

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
-console = Console(stderr=False, highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(stderr=False, highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
@@ -61,3 +61,32 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
     for r in reports:
         for sample in r.error_samples:
             console.print(f"  [yellow]{r.marketplace} {r.sync_type}[/yellow] {sample}")
+
+
+def print_stock_run(run) -> None:
+    """The stock part of a sync: locks taken, consumed, released, short; listings pushed."""
+    locks, push = run.locks, run.push
+    parts = []
+    if locks:
+        parts.append(
+            f"events applied {locks['events']}, locks taken {locks['locked']}, consumed {locks['consumed']}, "
+            f"released {locks['released']}, short {locks['short']}"
+        )
+    if push:
+        parts.append(f"listings pushed {push['pushed']} (failed {push['failed']})")
+    console.print("Stock: " + "; ".join(parts), soft_wrap=True)
+    for name, description, details in run.failed_checks:
+        console.print(f"  [red]check {name} failed[/red]: {description}", soft_wrap=True)
+        for detail in details:
+            console.print(f"    {detail}", soft_wrap=True)
+
+
+def print_stock_summary(summary) -> None:
+    table = Table(title="Stock")
+    table.add_column("sku", no_wrap=True)
+    for column in ("on hand", "locked", "available", "short"):
+        table.add_column(column, justify="right")
+    for sku in summary.skus:
+        table.add_row(sku.sku, str(sku.on_hand), str(sku.locked), str(sku.available), str(sku.short))
+    console.print(table)
+    console.print("Locks: " + ", ".join(f"{state} {count}" for state, count in summary.locks.items()))

@@ -12,6 +12,8 @@ from ordersync_pipeline import settings
 from ordersync_pipeline.defs.orders.assets import SyncConfig, marketplace_orders
 from ordersync_pipeline.defs.partitions import MARKETPLACE_PARTITIONS_NAME, orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.defs.stock.assets import stock_locks, stock_push
+from ordersync_pipeline.defs.stock.checks import STOCK_CHECKS, StockCheckSettings
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
 
@@ -67,9 +69,43 @@ class Launcher:
         )
         if not result.success:
             raise RunFailed(f"{marketplace_code} {sync_type}: {_failure_reason(result)}")
-        (materialization,) = result.asset_materializations_for_node("marketplace_orders")
-        values = {key: value.value for key, value in materialization.metadata.items()}
+        values = _metadata(result, "marketplace_orders")
         return SyncReport(**{k: v for k, v in values.items() if k in SyncReport.__dataclass_fields__})
+
+    def stock(self, apply: bool = True, push: bool = True) -> StockRun:
+        """Apply pending events and/or push quantities, with the stock checks, in one run."""
+        selection = ([stock_locks, *STOCK_CHECKS] if apply else []) + ([stock_push] if push else [])
+        result = materialize(
+            selection,
+            instance=self.instance,
+            resources={"database": self.database, "stock_checks": StockCheckSettings()},
+            run_config=RunConfig(loggers=self._loggers()),
+            tags={"ordersync/launched_by": "cli"},
+            raise_on_error=False,
+        )
+        if not result.success:
+            raise RunFailed(f"stock: {_failure_reason(result)}")
+        evaluations = result.get_asset_check_evaluations()
+        failed = [(e.check_name, e.description or "", e.metadata["details"].value) for e in evaluations if not e.passed]
+        return StockRun(
+            locks=_metadata(result, "stock_locks") if apply else {},
+            push=_metadata(result, "stock_push") if push else {},
+            failed_checks=failed,
+        )
+
+
+def _metadata(result, node: str) -> dict:
+    (materialization,) = result.asset_materializations_for_node(node)
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+@dataclass
+class StockRun:
+    """What a stock run did: the locks applied, the listings pushed, the checks that failed."""
+
+    locks: dict[str, int]
+    push: dict[str, int]
+    failed_checks: list[tuple[str, str, list[str]]]
 
 
 def _failure_reason(result) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy import func, select
 
 from ordersync_pipeline.cli import main
@@ -50,18 +50,23 @@ def test_sync_runs_the_assets_records_the_runs_and_prints_a_summary(user_env, si
 
     out = capsys.readouterr().out
     assert "backmarket-fr" in out and "new" in out
+    # No stock was imported: every unit sold is an oversell, and the check says so.
+    assert "Stock: events applied 6, locks taken 0, consumed 0, released 0, short 3" in out
+    assert "check no_oversell failed" in out and "order 100001" in out
     engine = make_engine(db_url)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(tables.orders)).scalar() == 3
     engine.dispose()
     with DagsterInstance.from_config(str(user_env)) as instance:
         runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
-        assert [r.tags["dagster/partition"] for r in runs] == ["backmarket-fr|new"]
+        assert [r.tags.get("dagster/partition") for r in reversed(runs)] == ["backmarket-fr|new", None]
+        for asset in ("stock_locks", "stock_push"):
+            assert instance.get_latest_materialization_event(AssetKey(asset)).run_id == runs[0].run_id
 
 
 def test_sync_all_runs_the_four_types_in_order(user_env, simulator, capsys):
     simulator.world.create_order(lines=[PHONE], state=1)
-    assert main(["sync"]) == 0
+    assert main(["sync", "--no-stock"]) == 0
     with DagsterInstance.from_config(str(user_env)) as instance:
         runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
         partitions = [r.tags["dagster/partition"] for r in reversed(runs)]
@@ -104,3 +109,32 @@ def test_bad_options_are_refused_with_a_reason(argv, complaint, capsys):
 def test_an_unknown_marketplace_exits_1(user_env, capsys):
     assert main(["sync", "--marketplace", "refurbed-de"]) == 1
     assert "refurbed-de" in capsys.readouterr().err
+
+
+def test_no_stock_leaves_the_events_pending(user_env, simulator, tmp_path, capsys):
+    stock = tmp_path / "stock.csv"
+    stock.write_text("sku,on_hand,listing:backmarket-fr\nIPH13-128-BLK-A,4,4001\n")
+    assert main(["stock", "import", str(stock)]) == 0
+    simulator.world.create_order(lines=[PHONE], state=1)
+    assert main(["sync", "--type", "new", "--no-stock"]) == 0
+    assert "Stock:" not in capsys.readouterr().out
+
+    assert main(["stock", "apply"]) == 0
+    assert "events applied 2, locks taken 1" in capsys.readouterr().out
+
+
+def test_stock_import_sets_on_hand_and_names_bad_lines(user_env, db_url, tmp_path, capsys):
+    stock = tmp_path / "stock.csv"
+    stock.write_text("sku,on_hand,listing:backmarket-fr\nIPH13-128-BLK-A,4,4001\nPIX7-128-WHT-A,minus one,4007\n")
+
+    assert main(["stock", "import", str(stock)]) == 1
+
+    captured = capsys.readouterr()
+    assert "Imported 1 SKUs and 1 listings" in captured.out
+    assert f"{stock}: line 3" in captured.err and "on_hand" in captured.err
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(tables.inventory.c.sku, tables.inventory.c.on_hand)).all() == [
+            ("IPH13-128-BLK-A", 4)
+        ]
+    engine.dispose()

@@ -10,12 +10,13 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from ordersync_pipeline import console, settings
-from ordersync_pipeline.commands import sync
+from ordersync_pipeline.commands import stock, sync
 from ordersync_pipeline.db.tables import order_events, orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import RunFailed
 from ordersync_pipeline.marketplaces.registry import load_config
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+from ordersync_pipeline.stock import seed_stock
 
 DEMO_TOKEN = "demo-backmarket-token"
 
@@ -36,18 +37,22 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
             f"Simulator{'s' if len(simulators) > 1 else ''} at {', '.join(s.url for s in simulators)}"
         )
         console.console.print(f"Order book: {database.url}\n")
+        # The seller's stock: what each simulator lists now, one pool shared by every marketplace.
+        for entry, simulator in zip(entries, simulators, strict=True):
+            seed_stock(database.engine(), simulator.world.catalogue(), [entry.code])
         try:
             console.console.rule("First sync")
-            console.print_sync_summary(sync.run(sync.SyncRequest(), database))
+            _sync_and_push(database)
             for step in range(1, steps + 1):
                 for simulator in simulators:
                     simulator.world.advance(minutes=60, steps=1)
                 console.console.rule(f"An hour later ({step}/{steps})")
-                console.print_sync_summary(sync.run(sync.SyncRequest(), database))
+                _sync_and_push(database)
         except RunFailed as exc:
             console.error(str(exc))
             return 1
         _print_order_book(database)
+        stock.summary(database)
         console.console.print(
             "\nThe runs are in the Dagster instance at "
             f"{os.environ['DAGSTER_HOME']}: `DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev` shows them."
@@ -56,6 +61,11 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
     finally:
         for simulator in simulators:
             simulator.stop()
+
+
+def _sync_and_push(database: OrdersyncDatabase) -> None:
+    console.print_sync_summary(sync.run(sync.SyncRequest(), database))
+    stock.run(apply=True, push=True, database=database)
 
 
 def _print_order_book(database: OrdersyncDatabase) -> None:

@@ -19,17 +19,20 @@ class OrdersyncDatabase(ConfigurableResource):
 
     url: str | None = Field(default=None, description="SQLAlchemy URL; default from ORDERSYNC_DATABASE_URL")
     config_path: str | None = Field(default=None, description="Marketplace YAML; default from ORDERSYNC_CONFIG")
+    apply_config: bool = Field(default=True, description="Bring `marketplaces` in line with the file before use")
 
     def engine(self) -> Engine:
         """A migrated engine whose ``marketplaces`` match the configuration file."""
-        return prepared_engine(self.url or settings.database_url(), self.config_path or str(settings.config_path()))
+        config = (self.config_path or str(settings.config_path())) if self.apply_config else None
+        return prepared_engine(self.url or settings.database_url(), config)
 
 
 @cache
-def prepared_engine(url: str, config_path: str) -> Engine:
+def prepared_engine(url: str, config_path: str | None) -> Engine:
     engine = shared_engine(url)
     upgrade(engine)
-    upsert_marketplaces(engine, load_config(config_path))
+    if config_path is not None:
+        upsert_marketplaces(engine, load_config(config_path))
     return engine
 
 

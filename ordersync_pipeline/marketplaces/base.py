@@ -174,6 +174,10 @@ class MarketplaceAdapter(abc.ABC):
     def __init__(self, config: MarketplaceConfig) -> None:
         self.config = config
 
+    #: the document fields an order of this marketplace gets in time; the incomplete sync chases
+    #: recent orders that still miss one of them.
+    document_fields: tuple[str, ...] = ("delivery_note_url", "label_url")
+
     def supports(self, sync_type: SyncType) -> bool:
         return sync_type in self.supported_sync_types
 

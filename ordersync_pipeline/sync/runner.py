@@ -230,7 +230,7 @@ def _sync_care(ctx: _Context) -> None:
 
 
 def _sync_incomplete(ctx: _Context) -> None:
-    """Recent orders still missing a delivery note or a label: fetch their documents one by one."""
+    """Recent orders still missing a document (a delivery note, a label...): fetch them one by one."""
     mp = ctx.marketplace.id
     since = utc_naive(datetime.now(UTC) - timedelta(days=ctx.options.days_back))
     with ctx.engine.connect() as conn:
@@ -239,7 +239,7 @@ def _sync_incomplete(ctx: _Context) -> None:
                 select(orders.c.id, orders.c.reference, *(orders.c[n] for n in _DOCUMENTS)).where(
                     orders.c.marketplace_id == mp,
                     orders.c.created_at >= since,
-                    or_(orders.c.delivery_note_url.is_(None), orders.c.label_url.is_(None)),
+                    or_(*(orders.c[name].is_(None) for name in ctx.adapter.document_fields)),
                     orders.c.status.not_in([Status.CANCELLED, Status.REFUNDED]),
                 )
             )

@@ -1,0 +1,30 @@
+"""``ordersync stock``: import on-hand quantities and listings, apply events, push, summarise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ordersync_pipeline import console
+from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.launch import Launcher, dagster_instance
+from ordersync_pipeline.stock import import_stock, stock_summary
+
+
+def import_file(path: Path, database: OrdersyncDatabase | None = None) -> int:
+    report = import_stock((database or OrdersyncDatabase()).engine(), path)
+    console.console.print(f"Imported {report.skus} SKUs and {report.listings} listings from {path}")
+    for error in report.errors:
+        console.errors.print(f"  {path}: {error}", soft_wrap=True)
+    return 0 if report.ok else 1
+
+
+def run(apply: bool, push: bool, database: OrdersyncDatabase | None = None) -> int:
+    database = database or OrdersyncDatabase()
+    result = Launcher(dagster_instance(), database).stock(apply=apply, push=push)
+    console.print_stock_run(result)
+    return 0
+
+
+def summary(database: OrdersyncDatabase | None = None) -> int:
+    console.print_stock_summary(stock_summary((database or OrdersyncDatabase()).engine()))
+    return 0
