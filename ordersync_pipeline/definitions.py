@@ -3,6 +3,10 @@
 from dagster import AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
+from ordersync_pipeline.defs.orders.checks import order_freshness_job, order_freshness_schedule, orders_synced_recently
+from ordersync_pipeline.defs.orders.jobs import sync_all_job, sync_orders_job
+from ordersync_pipeline.defs.orders.schedules import SCHEDULES
+from ordersync_pipeline.defs.orders.sensors import SENSORS, IncompleteOrdersSettings
 from ordersync_pipeline.defs.resources import OrdersyncDatabase, log_progress
 from ordersync_pipeline.defs.stock.assets import stock_locks, stock_push
 from ordersync_pipeline.defs.stock.checks import STOCK_CHECKS, StockCheckSettings
@@ -18,11 +22,14 @@ stock_automation = AutomationConditionSensorDefinition(
 
 defs = Definitions(
     assets=[marketplace_orders, stock_locks, stock_push],
-    asset_checks=STOCK_CHECKS,
-    sensors=[stock_automation],
+    asset_checks=[orders_synced_recently, *STOCK_CHECKS],
+    jobs=[sync_orders_job, sync_all_job, order_freshness_job],
+    schedules=[*SCHEDULES, order_freshness_schedule],
+    sensors=[*SENSORS, stock_automation],
     resources={
         "database": OrdersyncDatabase(),
         "progress": log_progress,
         "stock_checks": StockCheckSettings(),
+        "incomplete_orders_settings": IncompleteOrdersSettings(),
     },
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -23,17 +24,24 @@ class OrdersyncDatabase(ConfigurableResource):
 
     def engine(self) -> Engine:
         """A migrated engine whose ``marketplaces`` match the configuration file."""
-        config = (self.config_path or str(settings.config_path())) if self.apply_config else None
-        return prepared_engine(self.url or settings.database_url(), config)
+        engine = migrated_engine(self.url or settings.database_url())
+        if self.apply_config:
+            path = Path(self.config_path or settings.config_path())
+            # Keyed on the file's modification time: an edited file is applied again, without a restart.
+            apply_config(engine, str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        return engine
 
 
 @cache
-def prepared_engine(url: str, config_path: str | None) -> Engine:
+def migrated_engine(url: str) -> Engine:
     engine = shared_engine(url)
     upgrade(engine)
-    if config_path is not None:
-        upsert_marketplaces(engine, load_config(config_path))
     return engine
+
+
+@cache
+def apply_config(engine: Engine, path: str, _mtime_ns: int) -> None:
+    upsert_marketplaces(engine, load_config(path))
 
 
 def log_progress(_progress: Progress) -> None:

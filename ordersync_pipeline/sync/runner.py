@@ -19,6 +19,7 @@ from ordersync_pipeline.marketplaces.base import (
     SyncType,
 )
 from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
+from ordersync_pipeline.sync.incomplete import DOCUMENTS, incomplete_orders
 from ordersync_pipeline.sync.order_writer import record_errors, write_orders
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
@@ -232,18 +233,8 @@ def _sync_care(ctx: _Context) -> None:
 def _sync_incomplete(ctx: _Context) -> None:
     """Recent orders still missing a document (a delivery note, a label...): fetch them one by one."""
     mp = ctx.marketplace.id
-    since = utc_naive(datetime.now(UTC) - timedelta(days=ctx.options.days_back))
     with ctx.engine.connect() as conn:
-        rows = list(
-            conn.execute(
-                select(orders.c.id, orders.c.reference, *(orders.c[n] for n in _DOCUMENTS)).where(
-                    orders.c.marketplace_id == mp,
-                    orders.c.created_at >= since,
-                    or_(*(orders.c[name].is_(None) for name in ctx.adapter.document_fields)),
-                    orders.c.status.not_in([Status.CANCELLED, Status.REFUNDED]),
-                )
-            )
-        )
+        rows = incomplete_orders(conn, mp, ctx.adapter.document_fields, ctx.options.days_back)
     changes: list[dict] = []
     errors: list[RecordError] = []
     for row in rows:
@@ -254,9 +245,9 @@ def _sync_incomplete(ctx: _Context) -> None:
             errors.append(RecordError(row.reference, str(exc), raw=None))
             continue
         # Only fill in: a missing value never clears a known one.
-        filled = {name: getattr(docs, name) or getattr(row, name) for name in _DOCUMENTS}
-        if any(filled[name] != getattr(row, name) for name in _DOCUMENTS):
-            changes.append({"row_id": row.id} | {f"new_{name}": filled[name] for name in _DOCUMENTS})
+        filled = {name: getattr(docs, name) or getattr(row, name) for name in DOCUMENTS}
+        if any(filled[name] != getattr(row, name) for name in DOCUMENTS):
+            changes.append({"row_id": row.id} | {f"new_{name}": filled[name] for name in DOCUMENTS})
         ctx.progress(
             Progress(ctx.marketplace.code, ctx.report.sync_type, ctx.report.fetched, ctx.report.fetched, len(rows))
         )
@@ -265,7 +256,7 @@ def _sync_incomplete(ctx: _Context) -> None:
             conn.execute(
                 update(orders)
                 .where(orders.c.id == bindparam("row_id"))
-                .values({name: bindparam(f"new_{name}") for name in _DOCUMENTS} | {"synced_at": utcnow()}),
+                .values({name: bindparam(f"new_{name}") for name in DOCUMENTS} | {"synced_at": utcnow()}),
                 changes,
             )
         record_errors(conn, mp, ctx.report.sync_type, errors)
@@ -273,8 +264,6 @@ def _sync_incomplete(ctx: _Context) -> None:
     ctx.report.unchanged = len(rows) - len(changes) - len(errors)
     ctx.report.add_errors([_describe(e) for e in errors])
 
-
-_DOCUMENTS = ("delivery_note_url", "label_url", "tracking_number")
 
 _SYNCS = {
     SyncType.NEW: _sync_new,

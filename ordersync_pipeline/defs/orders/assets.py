@@ -5,18 +5,21 @@ from collections.abc import Callable
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
+    Backoff,
     Config,
     Failure,
+    Jitter,
     MaterializeResult,
     MultiPartitionKey,
     ResourceParam,
+    RetryPolicy,
     asset,
 )
 from pydantic import Field
 
 from ordersync_pipeline.defs.partitions import orders_partitions
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES, MarketplaceError
+from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES, AuthenticationError, MarketplaceError
 from ordersync_pipeline.marketplaces.registry import adapter_for, find_marketplace
 from ordersync_pipeline.sync.report import Progress, SyncReport
 from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
@@ -41,6 +44,8 @@ def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
     partitions_def=orders_partitions,
     # A backfill of many partitions may run as one run; each partition is still synced on its own.
     backfill_policy=BackfillPolicy.single_run(),
+    # A transient failure (the marketplace down, a timeout) is tried again; refused credentials are not.
+    retry_policy=RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
     group_name="orders",
     kinds={"python", "sql"},
     description="Orders and their items, synced from one marketplace by one sync type; writes order events.",
@@ -76,7 +81,7 @@ def _sync_partition(engine, code: str, sync_type: str, options: SyncOptions, pro
             adapter.close()
     except MarketplaceError as exc:
         # One line, never the token: adapters keep it out of their messages.
-        raise Failure(description=str(exc), allow_retries=True) from None
+        raise Failure(description=str(exc), allow_retries=not isinstance(exc, AuthenticationError)) from None
 
 
 def _metadata(reports: list[SyncReport]) -> dict:
