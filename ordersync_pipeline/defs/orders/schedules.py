@@ -4,6 +4,8 @@ Each tick asks for one run per active marketplace that supports the type. The ru
 the tick, so a tick evaluated twice (a daemon restart) launches nothing more.
 """
 
+import os
+
 from dagster import (
     DefaultScheduleStatus,
     RunRequest,
@@ -23,12 +25,17 @@ from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES, SyncType
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-CADENCE = {
+DEFAULT_CADENCE = {
     SyncType.NEW: "*/5 * * * *",
     SyncType.MODIFIED: "0 * * * *",
     SyncType.CARE: "15 * * * *",
     SyncType.INCOMPLETE: "*/30 * * * *",
 }
+
+
+def cadence(sync_type: SyncType) -> str:
+    """The cron of a sync type's schedule; ``ORDERSYNC_<TYPE>_CRON`` overrides it."""
+    return os.environ.get(f"ORDERSYNC_{str(sync_type).upper()}_CRON", DEFAULT_CADENCE[sync_type])
 
 
 def _tick(context: ScheduleEvaluationContext) -> str:
@@ -38,7 +45,7 @@ def _tick(context: ScheduleEvaluationContext) -> str:
 def build_sync_schedule(sync_type: SyncType) -> ScheduleDefinition:
     @schedule(
         name=f"sync_{sync_type}_schedule",
-        cron_schedule=CADENCE[sync_type],
+        cron_schedule=cadence(sync_type),
         job=sync_orders_job,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.RUNNING,

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
@@ -60,7 +61,8 @@ def _fingerprint(references: list[str]) -> str:
 @sensor(
     name="incomplete_orders_sensor",
     job=sync_orders_job,
-    minimum_interval_seconds=120,
+    # ORDERSYNC_INCOMPLETE_SENSOR_SECONDS tunes how often the database is looked at.
+    minimum_interval_seconds=int(os.environ.get("ORDERSYNC_INCOMPLETE_SENSOR_SECONDS", "120")),
     default_status=DefaultSensorStatus.RUNNING,
     description="Asks for an incomplete sync of the marketplaces that have recent orders missing documents.",
 )
