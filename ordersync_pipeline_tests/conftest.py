@@ -32,20 +32,20 @@ def _drop_postgres_database(url: str) -> None:
     admin.dispose()
 
 
+def _migrated(url: str) -> str:
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):
     """A fresh, migrated database URL: the same tests run on both engines."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ordersync.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+        yield _migrated(f"sqlite:///{tmp_path / 'ordersync.db'}")
         return
-    url = _create_postgres_database()
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    url = _migrated(_create_postgres_database())
     try:
         yield url
     finally:
@@ -62,10 +62,7 @@ def engine(db_url):
 @pytest.fixture
 def postgres_url():
     """A fresh, migrated Postgres database, for tests about concurrency that SQLite cannot show."""
-    url = _create_postgres_database()
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    url = _migrated(_create_postgres_database())
     try:
         yield url
     finally:
