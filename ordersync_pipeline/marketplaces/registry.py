@@ -21,6 +21,7 @@ from ordersync_pipeline.marketplaces.base import (
 # kind -> "module:Class". A new marketplace kind is one line here and a package beside base.py.
 ADAPTERS: dict[str, str] = {
     "backmarket": "ordersync_pipeline.marketplaces.backmarket.adapter:BackMarketAdapter",
+    "refurbed": "ordersync_pipeline.marketplaces.refurbed.adapter:RefurbedAdapter",
 }
 
 

@@ -9,38 +9,49 @@ import sys
 import threading
 
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+from ordersync_pipeline.simulator.refurbed import RefurbedSimulator
 
-DEFAULT_TOKEN = "demo-backmarket-token"
+# kind -> (simulator, display name, default port, variable holding the token, token if it is unset)
+KINDS = {
+    "backmarket": (BackMarketSimulator, "Back Market", 8710, "BACKMARKET_FR_TOKEN", "demo-backmarket-token"),
+    "refurbed": (RefurbedSimulator, "Refurbed", 8720, "REFURBED_DE_TOKEN", "demo-refurbed-token"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ordersync_pipeline.simulator", description=__doc__)
-    parser.add_argument("--kind", choices=["backmarket"], default="backmarket", help="marketplace to simulate")
-    parser.add_argument("--port", type=int, default=8710, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument("--kind", choices=sorted(KINDS), default="backmarket", help="marketplace to simulate")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port on 127.0.0.1 (0 picks a free one; default 8710, Refurbed 8720)"
+    )
     parser.add_argument("--orders", type=int, default=20, help="orders seeded at start")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skus", type=int, default=None, help="number of listings (default: the built-in dozen)")
     parser.add_argument(
-        "--token-env", default="BACKMARKET_FR_TOKEN", help=f"variable holding the token (if unset: {DEFAULT_TOKEN})"
+        "--token-env",
+        default=None,
+        help="variable holding the token (default BACKMARKET_FR_TOKEN, Refurbed REFURBED_DE_TOKEN; if unset: "
+        "demo-backmarket-token, demo-refurbed-token)",
     )
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every /ws/ answer")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API answer")
     parser.add_argument("--rate-limit", type=int, default=None, help="answer 429 above this many requests per 10 s")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
-    token = os.environ.get(args.token_env) or DEFAULT_TOKEN
-    sim = BackMarketSimulator(
+    simulator_class, name, default_port, token_env, default_token = KINDS[args.kind]
+    token = os.environ.get(args.token_env or token_env) or default_token
+    sim = simulator_class(
         tokens={token},
         seed=args.seed,
         orders=args.orders,
         skus=args.skus,
-        port=args.port,
+        port=default_port if args.port is None else args.port,
         latency=args.latency,
         rate_limit=(args.rate_limit, 10.0) if args.rate_limit else None,
         verbose=args.verbose,
     )
     sim.start()
-    print(f"Back Market simulator on {sim.url} ({args.orders} orders, seed {args.seed}); Ctrl-C to stop", flush=True)
+    print(f"{name} simulator on {sim.url} ({args.orders} orders, seed {args.seed}); Ctrl-C to stop", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -1,0 +1,321 @@
+"""The Refurbed adapter: the merchant API (gRPC over a JSON gateway) turned into normalised records.
+
+Choices read from Refurbed's Swagger document:
+
+- an order item has no quantity: it is one unit, so ``quantity`` is 1 and ``unit_price`` is the
+  item's ``total_charged`` ("the total amount the customer was charged for this item", which
+  stays put when the item is refunded, unlike ``total_paid``); the order's ``total_charged`` is
+  the normalised ``total_price``;
+- ``listing_ref`` is the item's ``offer_data.offer_id``: ``BatchUpdateOffers`` identifies an offer
+  by id (or by SKU), and the id is what an order names;
+- an order's only time is ``released_at`` (when Refurbed released it to the merchant): it is both
+  ``created_at`` and ``modified_at``, since nothing in the document says when an order last changed;
+- there is no delivery note or label on an order: the document the incomplete sync chases is the
+  items' ``parcel_tracking_url``, kept in ``tracking_number``;
+- Refurbed has no care records and no "modified since" filter (see ``iter_modified_orders``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from ordersync_pipeline.marketplaces.base import (
+    AcceptResult,
+    AuthenticationError,
+    MarketplaceAdapter,
+    MarketplaceConfig,
+    MarketplaceError,
+    Order,
+    OrderDocuments,
+    OrderItem,
+    Page,
+    RecordError,
+    StockResult,
+    StockUpdate,
+    SyncType,
+)
+from ordersync_pipeline.marketplaces.refurbed.client import RefurbedClient, rpc_name
+from ordersync_pipeline.marketplaces.refurbed.models import (
+    OPEN_ORDER_STATES,
+    ORDER_STATUS,
+    RBOrder,
+    as_utc,
+    describe,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100  # documented maximum of `pagination.limit`
+MAX_BATCH = 50  # documented maximum of updates per Batch* call
+ACCEPTED = "ACCEPTED"
+#: how far back the modified sync re-reads orders released before its window, in days (setting
+#: ``recheck_days``): an order read while open and closed since (shipped, cancelled) has left the
+#: open states, and is only seen again through its release date.
+DEFAULT_RECHECK_DAYS = 14
+#: ``orders.tracking_number`` holds at most this many characters.
+MAX_TRACKING = 128
+_ID = re.compile(r"^\d{1,19}$")
+
+
+def _reference(raw: Any) -> str | None:
+    """The id of a payload, if it has one worth naming, even when the payload is otherwise broken."""
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    return str(value).strip() or None
+
+
+def _tracking(rb: RBOrder) -> str | None:
+    url = rb.tracking()
+    if url is not None and len(url) > MAX_TRACKING:
+        # Stored, it would fail the whole batch; left out, the order stays "incomplete" and visible.
+        log.warning("order %s: parcel tracking URL longer than %d characters, not kept", rb.id, MAX_TRACKING)
+        return None
+    return url
+
+
+def parse_order(raw: Any) -> Order:
+    """One Refurbed order as a normalised ``Order``; ``ValueError`` naming the fields if it cannot be."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"order payload is a {type(raw).__name__}, not an object")
+    try:
+        rb = RBOrder.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"order {_reference(raw) or '(no id)'}: {describe(exc)}") from None
+    items = tuple(
+        OrderItem(
+            reference=item.id,
+            sku=item.sku,
+            listing_ref=item.offer_id,
+            quantity=1,
+            unit_price=item.total_charged,
+            status=item.status,
+            marketplace_state=item.state,
+        )
+        for item in rb.items
+    )
+    return Order(
+        reference=rb.id,
+        status=ORDER_STATUS[rb.state],
+        marketplace_state=rb.state,
+        currency=rb.currency_code,
+        total_price=rb.total_charged,
+        created_at=rb.released_at,
+        modified_at=rb.released_at,
+        items=items,
+        tracking_number=_tracking(rb),
+    )
+
+
+class RefurbedAdapter(MarketplaceAdapter):
+    supported_sync_types = frozenset({SyncType.NEW, SyncType.MODIFIED, SyncType.INCOMPLETE})
+    document_fields = ("tracking_number",)
+    accepted_state = ACCEPTED
+    accepted_order_state = ACCEPTED
+
+    def __init__(self, config: MarketplaceConfig) -> None:
+        super().__init__(config)
+        self.client = RefurbedClient(config)
+        self.recheck = timedelta(days=float(config.settings.get("recheck_days", DEFAULT_RECHECK_DAYS)))
+
+    def __repr__(self) -> str:
+        return f"RefurbedAdapter(code={self.config.code!r}, base_url={self.config.base_url!r})"
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def iter_new_orders(self, page_size: int) -> Iterator[Page]:
+        """Orders with at least one item NEW (waiting for the merchant)."""
+        yield from self._order_pages({"state": {"any_of": ["NEW"]}}, page_size)
+
+    def iter_modified_orders(self, since: datetime, page_size: int) -> Iterator[Page]:
+        """Refurbed cannot say what changed: re-read what may have, and let the diff tell.
+
+        First every order still open (NEW or ACCEPTED), whatever its age; then every other order
+        released since ``since``, or within ``recheck_days``, whichever is earlier. The second
+        listing excludes the open states, so an order is read once unless it closed in between
+        (then its newer state comes second, and wins).
+        """
+        yield from self._order_pages({"state": {"any_of": list(OPEN_ORDER_STATES)}}, page_size)
+        start = min(as_utc(since), datetime.now(UTC) - self.recheck)
+        # Fractions of a second are dropped (rounding down): the window can only widen.
+        stamp = start.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        closed = {"state": {"none_of": list(OPEN_ORDER_STATES)}, "released_at": {"ge": stamp}}
+        yield from self._order_pages(closed, page_size)
+
+    def get_order(self, reference: str) -> Order:
+        return parse_order(self._get_raw(reference))
+
+    def get_documents(self, reference: str) -> OrderDocuments:
+        raw = self._get_raw(reference)
+        try:
+            tracking = _tracking(RBOrder.model_validate(raw))
+        except ValidationError as exc:
+            raise ValueError(f"order {reference}: {describe(exc)}") from None
+        return OrderDocuments(delivery_note_url=None, label_url=None, tracking_number=tracking)
+
+    def _get_raw(self, reference: str) -> Any:
+        answer = self.client.call("OrderService/GetOrder", {"id": _order_id(reference)}, repeatable=True)
+        if not isinstance(answer, dict) or not isinstance(answer.get("order"), dict):
+            raise MarketplaceError(f"{self.config.code}: Refurbed answered GetOrder {reference} without an order")
+        return answer["order"]
+
+    def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
+        """Move items to ACCEPTED, up to 50 a call, never resent: each item's outcome is reported."""
+        results: dict[int, AcceptResult] = {}
+        to_send: list[tuple[int, OrderItem]] = []
+        for n, item in enumerate(items):
+            if _ID.match(item.reference):
+                to_send.append((n, item))
+            else:
+                error = f"Refurbed order item ids are integers, not {item.reference!r}"
+                results[n] = AcceptResult(item.reference, ok=False, error=error)
+        refused: str | None = None
+        for start in range(0, len(to_send), MAX_BATCH):
+            chunk = to_send[start : start + MAX_BATCH]
+            if refused is not None:
+                # Credentials refused once are refused for every item: do not send the rest.
+                results.update((n, AcceptResult(item.reference, ok=False, error=refused)) for n, item in chunk)
+                continue
+            body = {"updates": [{"id": item.reference, "state": ACCEPTED} for _, item in chunk]}
+            try:
+                answer = self.client.call("OrderItemService/BatchUpdateOrderItemsState", body, repeatable=False)
+            except AuthenticationError as exc:
+                refused = str(exc)
+                results.update((n, AcceptResult(item.reference, ok=False, error=refused)) for n, item in chunk)
+                continue
+            except MarketplaceError as exc:
+                results.update((n, AcceptResult(item.reference, ok=False, error=str(exc))) for n, item in chunk)
+                continue
+            answers = _results(answer)
+            for k, (n, item) in enumerate(chunk):
+                ok, error = self._outcome(answers[k] if k < len(answers) else None)
+                results[n] = AcceptResult(item.reference, ok=ok, error=error)
+        return [results[n] for n in range(len(items))]
+
+    # -- stock ----------------------------------------------------------------------------------
+
+    def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
+        """Set each offer's stock, up to 50 a call; an absolute stock is safe to resend, so it is retried.
+
+        An offer is named by id when ``listing_ref`` is an int64 id (as orders name it), else by
+        the merchant SKU in ``listing_ref``.
+        """
+        results: dict[int, StockResult] = {}
+        to_send: list[tuple[int, StockUpdate]] = []
+        for n, update in enumerate(updates):
+            if update.quantity < 0 or not str(update.listing_ref).strip():
+                error = f"{self.config.code}: not sent: quantity {update.quantity} for {update.listing_ref!r}"
+                results[n] = StockResult(update.listing_ref, ok=False, error=error)
+            else:
+                to_send.append((n, update))
+        refused: str | None = None
+        for start in range(0, len(to_send), MAX_BATCH):
+            chunk = to_send[start : start + MAX_BATCH]
+            if refused is not None:
+                results.update((n, StockResult(u.listing_ref, ok=False, error=refused)) for n, u in chunk)
+                continue
+            body = {"offers": [{"identifier": _offer_identifier(u.listing_ref), "stock": u.quantity} for _, u in chunk]}
+            try:
+                answer = self.client.call("OfferService/BatchUpdateOffers", body, repeatable=True)
+            except AuthenticationError as exc:
+                refused = str(exc)
+                results.update((n, StockResult(u.listing_ref, ok=False, error=refused)) for n, u in chunk)
+                continue
+            except MarketplaceError as exc:
+                results.update((n, StockResult(u.listing_ref, ok=False, error=str(exc))) for n, u in chunk)
+                continue
+            answers = _results(answer)
+            for k, (n, update) in enumerate(chunk):
+                result = answers[k] if k < len(answers) else None
+                ok, error = self._outcome(result)
+                quantity = _stock(result, update) if ok else None
+                results[n] = StockResult(update.listing_ref, ok=ok, quantity=quantity, error=error)
+        return [results[n] for n in range(len(updates))]
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _order_pages(self, filter_: dict[str, Any], page_size: int) -> Iterator[Page]:
+        """ListOrders page by page, sorted by id, each page starting after the last id of the one before."""
+        limit = max(1, min(int(page_size), MAX_PAGE_SIZE))
+        after: str | None = None
+        while True:
+            pagination: dict[str, Any] = {"limit": limit}
+            if after is not None:
+                pagination["starting_after"] = after
+            body = {"filter": filter_, "pagination": pagination, "sort": {"by": "ID", "order": "ASC"}}
+            answer = self.client.call("OrderService/ListOrders", body, repeatable=True)
+            if not isinstance(answer, dict) or not isinstance(answer.get("orders", []), list):
+                raise MarketplaceError(f"{self.config.code}: Refurbed answered ListOrders without a list of orders")
+            raws = answer.get("orders") or []
+            yield self._order_page(raws)
+            last = _reference(raws[-1]) if raws else None
+            if not answer.get("has_more") or not raws:
+                return
+            if last is None or not _ID.match(last) or (after is not None and int(last) <= int(after)):
+                # Without a usable last id there is no way to ask for the next page without looping.
+                raise MarketplaceError(f"{self.config.code}: Refurbed's ListOrders page ends without a usable id")
+            after = last
+
+    def _order_page(self, raws: list[Any]) -> Page:
+        page = Page()
+        for raw in raws:
+            try:
+                page.orders.append(parse_order(raw))
+            except ValueError as exc:
+                page.errors.append(RecordError(reference=_reference(raw), error=str(exc), raw=raw))
+        if page.errors:
+            log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
+        return page
+
+    def _outcome(self, result: Any) -> tuple[bool, str | None]:
+        """(ok, error) of one result of a Batch* answer: its ``status`` is a google.rpc.Status."""
+        if not isinstance(result, dict):
+            return False, f"{self.config.code}: Refurbed gave no result for this update"
+        status = result.get("status") or {}
+        # proto3 JSON may leave out a zero code: a status without a code is OK.
+        code = status.get("code", 0) if isinstance(status, dict) else None
+        if code == 0:
+            return True, None
+        message = status.get("message") if isinstance(status, dict) else None
+        text = f"{self.config.code}: Refurbed refused it: {rpc_name(code)}" + (f": {message}" if message else "")
+        return False, text
+
+
+def _results(answer: Any) -> list[Any]:
+    results = answer.get("results") if isinstance(answer, dict) else None
+    return results if isinstance(results, list) else []
+
+
+def _order_id(reference: str) -> str:
+    reference = str(reference).strip()
+    if not _ID.match(reference):
+        raise ValueError(f"Refurbed order ids are integers, not {reference!r}")
+    return reference
+
+
+def _offer_identifier(listing_ref: str) -> dict[str, str]:
+    ref = str(listing_ref).strip()
+    return {"id": ref} if _ID.match(ref) else {"sku": ref}
+
+
+def _stock(result: dict[str, Any], update: StockUpdate) -> int:
+    """The stock Refurbed says the offer now has, or the one sent if it does not say."""
+    offer = result.get("offer")
+    stock = offer.get("stock") if isinstance(offer, dict) else None
+    # int64 may come as a string (proto3 JSON) or a number.
+    if isinstance(stock, str) and stock.isdigit():
+        return int(stock)
+    if isinstance(stock, int) and not isinstance(stock, bool):
+        return stock
+    return update.quantity
