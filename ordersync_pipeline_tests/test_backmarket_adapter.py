@@ -213,13 +213,13 @@ def test_every_call_sends_the_documented_headers(bm, adapter):
     assert headers["User-Agent"] == USER_AGENT
 
 
-def test_user_agent_defaults_to_the_configured_one(bm):
+def test_user_agent_has_a_default_in_back_markets_format(bm):
     bm.routes[("GET", "/ws/orders")] = [(200, envelope([]))]
     config = MarketplaceConfig(id=1, code="bm", kind="backmarket", base_url=bm.url, token=TOKEN, settings=FAST)
     adapter = BackMarketAdapter(config)
     pages(adapter, page_size=10)
     adapter.close()
-    assert bm.requests[0]["headers"]["User-Agent"] == config.user_agent
+    assert bm.requests[0]["headers"]["User-Agent"] == "BM-Ordersync-Sync;ops@example.com"
     assert bm.requests[0]["headers"]["Accept-Language"] == "fr-fr"
 
 

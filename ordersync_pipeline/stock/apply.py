@@ -6,8 +6,8 @@ A batch of events is one transaction and a fixed number of statements, whatever 
 2. read the items of the orders they name;
 3. create missing ``inventory`` rows (on_hand 0: an unknown SKU has nothing to sell);
 4. lock those SKUs' ``inventory`` rows ``FOR UPDATE``, in SKU order, and read on_hand;
-5. read the locks of the items and every open lock of those SKUs, now that nobody else can
-   change them;
+5. read the locks of the items, every ``short`` lock of those SKUs and the units their
+   ``locked`` locks hold (summed by the database), now that nobody else can change them;
 6. decide in memory (``locks.Planner``), then write: one insert of new locks, one update of
    changed locks, one update of on_hand, one update of ``marketplace_stock.locked_quantity``,
    one update marking the events processed.
@@ -61,7 +61,7 @@ class ApplyReport:
     shortfalls: list[Shortfall] = field(default_factory=list)
 
 
-def apply_pending_events(engine: Engine, batch_size: int = 500) -> ApplyReport:
+def apply_pending_events(engine: Engine, batch_size: int = 5000) -> ApplyReport:
     """Apply every pending event, ``batch_size`` at a time, each batch in its own transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -127,16 +127,17 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
     )
     on_hand = lock_inventory(conn, skus_to_lock)
     # Read only now, under the row locks: nobody else can change these locks until we commit.
-    locks = load_locks(conn, sorted(on_hand), item_ids)
-
-    planner = Planner(on_hand=dict(on_hand), locks=locks, now=now)
+    skus = sorted(on_hand)
+    planner = Planner(
+        on_hand=dict(on_hand), locks=load_locks(conn, skus, item_ids), now=now, locked_totals=locked_units(conn, skus)
+    )
     event_for_sku: dict[str, int] = {}
     for item in sorted(items, key=lambda i: (first_event[i.order_id], i.id)):
         planner.settle(item, last_event[item.order_id])
         event_for_sku[item.sku] = max(event_for_sku.get(item.sku, 0), last_event[item.order_id])
     planner.promote_shorts(event_for_sku)
 
-    write_plan(conn, planner, sorted(on_hand))
+    write_plan(conn, planner, skus)
     conn.execute(
         update(order_events).where(order_events.c.id.in_([event.id for event in events])).values(processed_at=now)
     )
@@ -228,15 +229,31 @@ def lock_inventory(conn: Connection, skus) -> dict[str, int]:
     return {row.sku: row.on_hand for row in conn.execute(stock)}
 
 
+def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
+    """Units held by ``locked`` locks, per SKU of ``skus``: summed by the database, because a busy
+    SKU has thousands of open locks and a batch needs only their total."""
+    if not skus:
+        return {}
+    rows = conn.execute(
+        select(locks_t.c.sku, func.sum(locks_t.c.quantity))
+        .where(locks_t.c.sku.in_(skus), locks_t.c.status == LOCKED)
+        .group_by(locks_t.c.sku)
+    )
+    return {sku: int(units) for sku, units in rows}
+
+
 def load_locks(conn: Connection, skus: list[str], item_ids: list[int]) -> dict[int, Lock]:
-    """The locks of ``item_ids`` and every open lock of ``skus``, by order item id."""
+    """The locks of ``item_ids`` and every ``short`` lock of ``skus``, by order item id.
+
+    ``short`` locks are the ones a freed unit may go to; ``locked`` ones of other items only
+    count by their units (``locked_units``)."""
     rows = conn.execute(
         select(locks_t, order_items.c.status.label("item_status"))
         .join(order_items, order_items.c.id == locks_t.c.order_item_id)
         .where(
             or_(
                 locks_t.c.order_item_id.in_(item_ids),
-                and_(locks_t.c.sku.in_(skus), locks_t.c.status.in_([LOCKED, SHORT])),
+                and_(locks_t.c.sku.in_(skus), locks_t.c.status == SHORT),
             )
         )
     ).all()
@@ -262,7 +279,10 @@ def promote_waiting(conn: Connection, skus: list[str]) -> int:
     if not skus:
         return 0
     on_hand = lock_inventory(conn, sorted(skus))
-    planner = Planner(on_hand=dict(on_hand), locks=load_locks(conn, sorted(on_hand), []), now=utcnow())
+    skus = sorted(on_hand)
+    planner = Planner(
+        on_hand=dict(on_hand), locks=load_locks(conn, skus, []), now=utcnow(), locked_totals=locked_units(conn, skus)
+    )
     planner.promote_shorts({})
     write_plan(conn, planner, sorted(on_hand))
     return planner.counts.promoted

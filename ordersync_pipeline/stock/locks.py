@@ -118,8 +118,12 @@ class Planner:
     """Applies the rules to one batch, in memory, over the SKUs whose rows are locked."""
 
     on_hand: dict[str, int]
-    locks: dict[int, Lock]  # by order_item_id: the batch's items and every open lock of its SKUs
+    #: by order_item_id: the batch's items' locks and the open locks of its SKUs (every ``short``
+    #: one; the ``locked`` ones too unless ``locked_totals`` sums them)
+    locks: dict[int, Lock]
     now: datetime
+    #: units held by ``locked`` locks per SKU, all of them, when counted by the database
+    locked_totals: dict[str, int] | None = None
     counts: Counts = field(default_factory=Counts)
     shortfalls: list[Shortfall] = field(default_factory=list)
     changed_skus: set[str] = field(default_factory=set)
@@ -127,6 +131,9 @@ class Planner:
     _new: int = 0
 
     def __post_init__(self) -> None:
+        if self.locked_totals is not None:
+            self._locked.update(self.locked_totals)
+            return
         for lock in self.locks.values():
             if lock.status == LOCKED:
                 self._locked[lock.sku] += lock.quantity

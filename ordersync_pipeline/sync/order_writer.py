@@ -187,6 +187,7 @@ def write_orders(
             conflict=("marketplace_id", "reference"),
             update=[c for c in order_rows[0] if c not in ("marketplace_id", "reference")] if order_rows else (),
             returning=("id", "reference"),
+            staged=True,
         )
     }
     item_rows = [item | {"order_id": ids[ref]} for ref, items in pending_items for item in items]
@@ -196,9 +197,10 @@ def write_orders(
         item_rows,
         conflict=("order_id", "reference"),
         update=(*ITEM_FIELDS, "accepted_at"),
+        staged=True,
     )
     event_rows = [event | {"order_id": ids[ref]} for ref, rows in pending_events for event in rows]
-    result.events = insert_ignoring_duplicates(conn, order_events, event_rows, conflict=("event_key",))
+    result.events = insert_ignoring_duplicates(conn, order_events, event_rows, conflict=("event_key",), staged=True)
     clear_errors(conn, marketplace_id, references)
     return result
 

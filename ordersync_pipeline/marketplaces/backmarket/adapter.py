@@ -26,10 +26,12 @@ from ordersync_pipeline.marketplaces.backmarket.models import (
     BMCareFolder,
     BMDelivery,
     BMOrder,
+    BMOrderPage,
     as_utc,
     blank_to_none,
     describe,
 )
+from ordersync_pipeline.marketplaces.backmarket.paging import Fetched, Pager, envelope_count
 from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
@@ -88,6 +90,11 @@ def parse_order(raw: Any) -> Order:
     except ValidationError as exc:
         ref = _reference(raw)
         raise ValueError(f"order {ref or '(no order_id)'}: {describe(exc)}") from None
+    return to_order(bm)
+
+
+def to_order(bm: BMOrder) -> Order:
+    """A validated Back Market order as a normalised ``Order``."""
     items = tuple(
         OrderItem(
             reference=str(line.id),
@@ -151,6 +158,7 @@ class BackMarketAdapter(MarketplaceAdapter):
     def __init__(self, config: MarketplaceConfig) -> None:
         super().__init__(config)
         self.client = BackMarketClient(config)
+        self._pager = Pager(self.client, config.code)
 
     def __repr__(self) -> str:
         return f"BackMarketAdapter(code={self.config.code!r}, base_url={self.config.base_url!r})"
@@ -159,16 +167,19 @@ class BackMarketAdapter(MarketplaceAdapter):
 
     def iter_new_orders(self, page_size: int) -> Iterator[Page]:
         params = {"state": 1, "page-size": _page_size(page_size)}
-        for results in self._pages("ws/orders", params):
-            yield self._order_page(results)
+        for fetched in self._pager.listing("ws/orders", params, self._orders_page):
+            yield fetched.items
 
-    def iter_modified_orders(self, since: datetime, page_size: int) -> Iterator[Page]:
+    def iter_modified_orders(
+        self, since: datetime, page_size: int, open_references: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        # Back Market filters on date_modification itself: open_references are not needed.
         # Fractions of a second are dropped (rounding down): the filter is "on or after", so the
         # window can only widen.
         stamp = as_utc(since).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = {"date_modification": stamp, "page-size": _page_size(page_size)}
-        for results in self._pages("ws/orders", params):
-            yield self._order_page(results)
+        for fetched in self._pager.listing("ws/orders", params, self._orders_page):
+            yield fetched.items
 
     def get_order(self, reference: str) -> Order:
         return parse_order(self.client.get(f"ws/orders/{_order_id(reference)}"))
@@ -278,22 +289,32 @@ class BackMarketAdapter(MarketplaceAdapter):
     # -- helpers --------------------------------------------------------------------------------
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-        """The ``results`` of each page, following ``next`` until it is null."""
-        seen = {self.client.url(path)}
-        url: str | None = path
-        query: dict[str, Any] | None = params
-        while url:
-            body = self.client.get(url, query)
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise MarketplaceError(
-                    f"{self.config.code}: Back Market answered GET /{path} without a list of results"
-                )
-            yield body["results"]
-            url, query = body.get("next") or None, None  # the next link carries its own query
-            if url is not None:
-                if self.client.url(url) in seen:
-                    raise MarketplaceError(f"{self.config.code}: Back Market's next link for /{path} loops")
-                seen.add(self.client.url(url))
+        """The ``results`` of each page, following the listing to its end."""
+        for fetched in self._pager.listing(path, params, self._results_page):
+            yield fetched.items
+
+    def _envelope(self, content: bytes, where: str) -> tuple[dict[str, Any], list[Any]]:
+        body = self.client.decode(content, where)
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            path = where.split(" ", 1)[-1].split("?", 1)[0]
+            raise MarketplaceError(f"{self.config.code}: Back Market answered GET {path} without a list of results")
+        return body, body["results"]
+
+    def _results_page(self, content: bytes, where: str) -> Fetched:
+        body, results = self._envelope(content, where)
+        return Fetched(results, body.get("next") or None, envelope_count(body), len(results))
+
+    def _orders_page(self, content: bytes, where: str) -> Fetched:
+        """A page of orders. Fast path: the whole page validated straight from its bytes. If any
+        part of it does not validate (a broken order, money sent as a JSON number), the page is
+        read again the exact way, order by order, so that one bad order costs only itself."""
+        try:
+            fast = BMOrderPage.model_validate_json(content)
+        except ValidationError:
+            body, results = self._envelope(content, where)
+            return Fetched(self._order_page(results), body.get("next") or None, envelope_count(body), len(results))
+        page = Page(orders=[to_order(bm) for bm in fast.results])
+        return Fetched(page, fast.next or None, fast.count, len(fast.results))
 
     def _order_page(self, results: list[Any]) -> Page:
         page = Page()

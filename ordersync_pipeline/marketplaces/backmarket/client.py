@@ -22,12 +22,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ordersync_pipeline.marketplaces.backmarket.pacing import Pacer
 from ordersync_pipeline.marketplaces.base import AuthenticationError, MarketplaceConfig, MarketplaceError
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+# Back Market requires "BM-<Company>-<Integration>;<contact email>"; a seller sets its own in settings.
+DEFAULT_USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
 
 
 class BackMarketHTTPError(MarketplaceError):
@@ -38,9 +41,25 @@ class BackMarketHTTPError(MarketplaceError):
         self.status = status
 
 
-def _retry(settings: dict[str, Any], methods: frozenset[str]) -> Retry:
+class PacedRetry(Retry):
+    """A retry is a request like any other: it waits for a permit of the account's budget too."""
+
+    pacer: Pacer | None = None
+
+    def new(self, **kw: Any) -> PacedRetry:
+        retry = super().new(**kw)
+        retry.pacer = self.pacer
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        super().sleep(response)
+        if self.pacer is not None:
+            self.pacer.wait()
+
+
+def _retry(settings: dict[str, Any], methods: frozenset[str], pacer: Pacer | None = None) -> Retry:
     attempts = int(settings.get("max_retries", 4))
-    return Retry(
+    retry = PacedRetry(
         total=attempts,
         connect=attempts,
         read=attempts,
@@ -59,12 +78,15 @@ def _retry(settings: dict[str, Any], methods: frozenset[str]) -> Retry:
         # Give the last answer back instead of raising, so that it becomes a clear error below.
         raise_on_status=False,
     )
+    retry.pacer = pacer
+    return retry
 
 
 def _session(headers: dict[str, str], retry: Retry) -> requests.Session:
     session = requests.Session()
     session.headers.update(headers)
-    adapter = HTTPAdapter(max_retries=retry)
+    # Pages are fetched by a few threads at once: keep a connection for each.
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -86,10 +108,13 @@ class BackMarketClient:
             "Accept": "application/json",
             "Content-Type": "application/json",
             "Accept-Language": config.locale,
-            "User-Agent": settings.get("user_agent") or config.user_agent,
+            "User-Agent": settings.get("user_agent") or DEFAULT_USER_AGENT,
         }
-        self._reads = _session(headers, _retry(settings, frozenset({"GET"})))
-        self._idempotent_writes = _session(headers, _retry(settings, frozenset({"POST"})))
+        self.pacer = Pacer.for_account(config.base_url, config.token, settings)
+        #: pages fetched at once; the pacer keeps them within the account's budget.
+        self.concurrency = max(1, int(settings.get("concurrency", 4)))
+        self._reads = _session(headers, _retry(settings, frozenset({"GET"}), self.pacer))
+        self._idempotent_writes = _session(headers, _retry(settings, frozenset({"POST"}), self.pacer))
         self._once = _session(headers, Retry(total=0, redirect=0, raise_on_status=False))
 
     def __repr__(self) -> str:
@@ -107,6 +132,12 @@ class BackMarketClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._send(self._reads, "GET", path, params=params)
+
+    def get_raw(self, path: str, params: dict[str, Any] | None = None) -> tuple[bytes, str]:
+        """The body of a 2xx answer as bytes, for callers that parse it themselves, and where it was
+        asked (for messages)."""
+        response = self._request(self._reads, "GET", path, params=params)
+        return response.content, self._where("GET", response.url)
 
     def post_idempotent(self, path: str, body: dict[str, Any]) -> Any:
         return self._send(self._idempotent_writes, "POST", path, body=body)
@@ -126,7 +157,30 @@ class BackMarketClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
+        response = self._request(session, method, path, params, body)
+        if not response.content:
+            return None
+        return self.decode(response.text, self._where(method, response.url))
+
+    def decode(self, text: str | bytes, where: str) -> Any:
+        try:
+            # Money stays exact: JSON numbers with a fraction become Decimal, never float.
+            return json.loads(text, parse_float=Decimal)
+        except ValueError:
+            raise MarketplaceError(
+                self._clean(f"{self.code}: Back Market answered {where} with a body that is not JSON")
+            ) from None
+
+    def _request(
+        self,
+        session: requests.Session,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> requests.Response:
         url = self.url(path)
+        self.pacer.wait()
         try:
             response = session.request(
                 method,
@@ -160,15 +214,7 @@ class BackMarketClient:
                 ),
                 response.status_code,
             )
-        if not response.content:
-            return None
-        try:
-            # Money stays exact: JSON numbers with a fraction become Decimal, never float.
-            return json.loads(response.text, parse_float=Decimal)
-        except ValueError:
-            raise MarketplaceError(
-                self._clean(f"{self.code}: Back Market answered {where} with a body that is not JSON")
-            ) from None
+        return response
 
     def _where(self, method: str, url: str, params: dict[str, Any] | None = None) -> str:
         parts = urlsplit(url)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from ordersync_pipeline.marketplaces.base import Status
 
@@ -39,7 +39,17 @@ ORDER_STATUS: dict[int, Status] = {
     9: Status.SHIPPED,
 }
 
-Money = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+def _no_float(value: Any) -> Any:
+    """Refuse a float: it has already lost digits. A page read straight from JSON bytes (the fast
+    path) turns a JSON number with a fraction into one, and is then read again with exact decimals;
+    a page read with ``json.loads(parse_float=Decimal)`` never holds one."""
+    if isinstance(value, float):
+        raise ValueError("a JSON number with a fraction is read exactly, not as a float")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
 
 
 def as_utc(value: datetime) -> datetime:
@@ -107,6 +117,14 @@ class BMOrder(_Payload):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return as_utc(value)
+
+
+class BMOrderPage(_Payload):
+    """A whole page of orders, for the fast path: valid only if every order on it is."""
+
+    count: StrictInt | None = None
+    next: str | None = None
+    results: list[BMOrder]
 
 
 class BMDelivery(_Payload):

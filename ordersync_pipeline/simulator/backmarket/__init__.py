@@ -30,12 +30,15 @@ class BackMarketSimulator:
         latency: float = 0.0,
         rate_limit: tuple[int, float] | None = None,
         arrivals_per_hour: float = 6.0,
+        lines_per_order: int | None = None,
         verbose: bool = False,
     ) -> None:
         self.tokens = set(tokens)
         self.port = port
         self.verbose = verbose
-        self.world = World(seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour)
+        self.world = World(
+            seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour, lines_per_order=lines_per_order
+        )
         self.faults = Faults(latency=latency, rate_limit=rate_limit)
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None

@@ -53,7 +53,10 @@ def _pick_lines(world: World, in_stock_only: bool) -> list[tuple[str, int, int]]
     listings = [item for item in world._listings if item.quantity > 0] if in_stock_only else world._listings
     if not listings:
         return []
-    count = 1 if rng.random() < 0.85 or len(listings) == 1 else 2
+    if world.lines_per_order is not None:
+        count = min(world.lines_per_order, len(listings))
+    else:
+        count = 1 if rng.random() < 0.85 or len(listings) == 1 else 2
     picks = rng.sample(listings, count)
     specs = []
     for listing in picks:

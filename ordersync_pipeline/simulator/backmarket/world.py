@@ -52,9 +52,12 @@ class World(WorldQueries):
         *,
         arrivals_per_hour: float = 6.0,
         history_days: int = 42,
+        lines_per_order: int | None = None,
     ) -> None:
         self.seed = seed
         self.initial_orders = orders
+        #: every order gets exactly this many lines (None: one, sometimes two, like a real account)
+        self.lines_per_order = lines_per_order
         self.skus = skus
         self.arrivals_per_hour = arrivals_per_hour
         self.history_days = history_days

@@ -1,0 +1,122 @@
+"""What the benchmark measures with: throwaway databases, statement counts, rows written, peak RSS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+
+from ordersync_pipeline.db.engine import make_engine, upgrade
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ORDERSYNC_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str) -> Iterator[Engine]:
+    """A fresh, migrated database of ``kind`` (postgres or sqlite), dropped afterwards."""
+    if kind == "sqlite":
+        folder = tempfile.mkdtemp(prefix="ordersync-bench-")
+        engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    name = f"ordersync_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass
+class Counter:
+    """Statements issued on an engine and rows of order data they wrote, from SQLAlchemy's cursor
+    events.
+
+    A staged write's ``COPY`` goes to the driver directly, past these events; it is counted
+    through the temporary table each one fills (one ``COPY`` per ``CREATE TEMPORARY TABLE``).
+    """
+
+    statements: int = 0
+    rows_written: int = 0
+
+    def before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.statements += 1
+        if statement.startswith("CREATE TEMPORARY TABLE"):
+            self.statements += 1  # its COPY
+
+    def after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        # The sync's cursor row is bookkeeping, not order data: its one write is not counted.
+        if "sync_cursors" in statement:
+            return
+        if statement.lstrip().upper().startswith(_WRITES) and cursor.rowcount and cursor.rowcount > 0:
+            self.rows_written += cursor.rowcount
+
+
+@contextlib.contextmanager
+def counting(engine: Engine) -> Iterator[Counter]:
+    counter = Counter()
+    event.listen(engine, "before_cursor_execute", counter.before)
+    event.listen(engine, "after_cursor_execute", counter.after)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", counter.before)
+        event.remove(engine, "after_cursor_execute", counter.after)
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak: Linux resets VmHWM to the current RSS when told "5" (where allowed)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Phase:
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+@contextlib.contextmanager
+def phase() -> Iterator[Phase]:
+    """Wall time and peak RSS of this process over the block."""
+    result = Phase()
+    reset_peak_rss()
+    started = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds = time.perf_counter() - started
+        result.peak_rss_mb = peak_rss_mb()
