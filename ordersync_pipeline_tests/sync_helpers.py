@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -14,9 +15,9 @@ from ordersync_pipeline.marketplaces.registry import (
     find_marketplace,
     upsert_marketplaces,
 )
-from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
 from ordersync_pipeline.sync.report import SyncReport
 from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
+from ordersync_pipeline_tests.marketplace_drivers import DRIVERS
 
 TOKEN = "sim-token-5f2a9c"
 
@@ -24,8 +25,9 @@ TOKEN = "sim-token-5f2a9c"
 @dataclass
 class Marketplace:
     engine: Engine
-    simulator: BackMarketSimulator
+    simulator: Any
     code: str
+    driver: Any = DRIVERS["backmarket"]
 
     @property
     def world(self):
@@ -44,8 +46,8 @@ class Marketplace:
             adapter.close()
 
 
-def add_marketplace(engine: Engine, simulator: BackMarketSimulator, code: str, token_env: str) -> Marketplace:
-    entry = MarketplaceEntry(code=code, kind="backmarket", base_url=simulator.url, token_env=token_env)
+def add_marketplace(engine: Engine, simulator: Any, code: str, token_env: str, kind: str = "backmarket") -> Marketplace:
+    entry = MarketplaceEntry(code=code, kind=kind, base_url=simulator.url, token_env=token_env)
     with engine.connect() as conn:
         others = [
             MarketplaceEntry(
@@ -59,7 +61,7 @@ def add_marketplace(engine: Engine, simulator: BackMarketSimulator, code: str, t
             for r in conn.execute(select(tables.marketplaces))
         ]
     upsert_marketplaces(engine, [*others, entry])
-    return Marketplace(engine, simulator, code)
+    return Marketplace(engine, simulator, code, DRIVERS[kind])
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple]]:

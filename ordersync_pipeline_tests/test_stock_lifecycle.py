@@ -1,6 +1,7 @@
 """Orders walked through life over real HTTP: sync, apply events, push to every marketplace.
 
-Two Back Market accounts sell from one stock; each is a simulator of its own.
+Back Market and Refurbed sell from one stock, each a simulator of its own; every test runs with
+the order placed on each of them in turn, and checks both listings.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from sqlalchemy import select
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import Launcher
-from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
 from ordersync_pipeline.stock import seed_stock
+from ordersync_pipeline_tests.marketplace_drivers import DRIVERS
 from ordersync_pipeline_tests.sync_helpers import TOKEN, add_marketplace
 
 SKU = "IPH13-128-BLK-A"
@@ -21,12 +22,18 @@ LINE = {"sku": SKU, "quantity": 1, "price": "389.00"}
 
 
 class Shop:
-    def __init__(self, engine, db_url, fr, de, launcher):
-        self.engine, self.db_url, self.fr, self.de, self.launcher = engine, db_url, fr, de, launcher
+    """Two marketplaces: ``seller`` takes the test's order, ``other`` lists the same SKU."""
+
+    def __init__(self, engine, seller, other, launcher):
+        self.engine, self.seller, self.other, self.launcher = engine, seller, other, launcher
+        self.driver = seller.driver
+
+    def order(self) -> int:
+        return self.driver.paid_order(self.seller.world, [LINE])
 
     def cycle(self, *types: str):
         """One sync of each marketplace, then events applied and stock pushed (with the checks)."""
-        for marketplace in (self.fr, self.de):
+        for marketplace in (self.seller, self.other):
             for sync_type in types or ("new", "modified"):
                 marketplace.sync(sync_type)
         return self.launcher.stock()
@@ -49,41 +56,42 @@ class Shop:
             return dict(conn.execute(query).all())
 
     def listed(self) -> tuple[int, int]:
-        return self.fr.world.listing_quantity(SKU), self.de.world.listing_quantity(SKU)
+        """The quantity each marketplace shows: the seller's, then the other's."""
+        return self.seller.world.listing_quantity(SKU), self.other.world.listing_quantity(SKU)
 
 
-@pytest.fixture
-def shop(engine, db_url, monkeypatch):
+@pytest.fixture(params=["backmarket", "refurbed"])
+def shop(request, engine, db_url, monkeypatch):
     monkeypatch.setenv("BM_FR_TOKEN", TOKEN)
-    monkeypatch.setenv("BM_DE_TOKEN", TOKEN)
+    monkeypatch.setenv("RB_DE_TOKEN", TOKEN)
+    bm_driver, rb_driver = DRIVERS["backmarket"], DRIVERS["refurbed"]
     with (
-        BackMarketSimulator(tokens={TOKEN}, seed=1, orders=0) as fr_sim,
-        BackMarketSimulator(tokens={TOKEN}, seed=2, orders=0) as de_sim,
+        bm_driver.simulator(TOKEN, seed=1) as bm_sim,
+        rb_driver.simulator(TOKEN, seed=2) as rb_sim,
         instance_for_test() as instance,
     ):
-        fr = add_marketplace(engine, fr_sim, "backmarket-fr", "BM_FR_TOKEN")
-        de = add_marketplace(engine, de_sim, "backmarket-de", "BM_DE_TOKEN")
-        listing = {s["sku"]: str(s["listing_id"]) for s in fr_sim.world.catalogue()}[SKU]
-        listing_de = {s["sku"]: str(s["listing_id"]) for s in de_sim.world.catalogue()}[SKU]
-        report = seed_stock(
-            engine, [{"sku": SKU, "on_hand": 3, "listings": {"backmarket-fr": listing, "backmarket-de": listing_de}}]
-        )
-        assert report.ok
+        bm = add_marketplace(engine, bm_sim, "backmarket-fr", "BM_FR_TOKEN", "backmarket")
+        rb = add_marketplace(engine, rb_sim, "refurbed-de", "RB_DE_TOKEN", "refurbed")
+        listings = {
+            market.code: {s["sku"]: str(s["listing_id"]) for s in market.world.catalogue()}[SKU] for market in (bm, rb)
+        }
+        assert seed_stock(engine, [{"sku": SKU, "on_hand": 3, "listings": listings}]).ok
         launcher = Launcher(instance, OrdersyncDatabase(url=db_url, apply_config=False))
-        shop = Shop(engine, db_url, fr, de, launcher)
+        seller, other = (bm, rb) if request.param == "backmarket" else (rb, bm)
+        shop = Shop(engine, seller, other, launcher)
         shop.cycle()
         assert shop.listed() == (3, 3)
         yield shop
 
 
 def test_paid_accepted_shipped_consumes_once_and_every_listing_shows_the_new_quantity(shop):
-    order = shop.fr.world.create_order(lines=[LINE], state=1)
+    order = shop.order()
 
     run = shop.cycle()
     assert shop.locks() == {str(order): "locked"}
     assert run.push["pushed"] == 2 and shop.listed() == (2, 2) and shop.on_hand() == 3
 
-    shop.fr.world.ship(order, tracking_number="TRK1")
+    shop.driver.ship(shop.seller.world, order)
     shop.cycle()
     shop.cycle()
     assert shop.locks() == {str(order): "consumed"}
@@ -92,25 +100,25 @@ def test_paid_accepted_shipped_consumes_once_and_every_listing_shows_the_new_qua
 
 
 def test_paid_then_cancelled_releases_the_unit_on_every_listing(shop):
-    order = shop.de.world.create_order(lines=[LINE], state=1)
+    order = shop.order()
     shop.cycle("modified")  # seen paid, not accepted
     assert shop.locks() == {str(order): "locked"} and shop.listed() == (2, 2)
 
-    shop.de.world.set_line_state(order, SKU, 4)
+    shop.driver.cancel_item(shop.seller.world, order, SKU)
     shop.cycle("modified")
 
     assert shop.locks() == {str(order): "released"}
     assert shop.on_hand() == 3 and shop.listed() == (3, 3)
 
 
-def test_a_line_refunded_after_shipping_leaves_on_hand_alone(shop):
-    order = shop.fr.world.create_order(lines=[LINE], state=1)
+def test_an_item_returned_after_shipping_leaves_on_hand_alone(shop):
+    order = shop.order()
     shop.cycle()
-    shop.fr.world.ship(order, tracking_number="TRK2")
+    shop.driver.ship(shop.seller.world, order)
     shop.cycle()
     assert shop.on_hand() == 2
 
-    shop.fr.world.set_line_state(order, SKU, 6)
+    shop.driver.return_item(shop.seller.world, order, SKU)
     run = shop.cycle()
 
     assert shop.locks() == {str(order): "consumed"}
@@ -118,19 +126,19 @@ def test_a_line_refunded_after_shipping_leaves_on_hand_alone(shop):
     assert run.failed_checks == []
 
 
-def test_two_marketplaces_selling_the_last_unit_give_one_lock_one_short_and_a_failed_check(shop):
+def test_both_marketplaces_selling_the_last_unit_give_one_lock_one_short_and_a_failed_check(shop):
     for _ in range(2):  # two units go to earlier orders
-        shop.fr.world.create_order(lines=[LINE], state=1)
+        shop.order()
     shop.cycle()
     assert shop.listed() == (1, 1)
 
-    on_fr = shop.fr.world.create_order(lines=[LINE], state=1)
-    on_de = shop.de.world.create_order(lines=[LINE], state=1)
+    on_seller = shop.order()
+    on_other = shop.other.driver.paid_order(shop.other.world, [LINE])
     run = shop.cycle()
 
     states = shop.locks()
-    assert sorted([states[str(on_fr)], states[str(on_de)]]) == ["locked", "short"]
+    assert sorted([states[str(on_seller)], states[str(on_other)]]) == ["locked", "short"]
     assert shop.listed() == (0, 0)
     (oversell,) = [check for check in run.failed_checks if check[0] == "no_oversell"]
     named = " ".join(oversell[2])
-    assert str(on_fr) in named and str(on_de) in named
+    assert str(on_seller) in named and str(on_other) in named

@@ -98,7 +98,8 @@ orders = Table(
     Column("total_price", Money, nullable=False),
     Column("delivery_note_url", Text),
     Column("label_url", Text),
-    Column("tracking_number", String(128)),
+    # A tracking number, or a carrier's tracking URL where that is all a marketplace gives.
+    Column("tracking_number", Text),
     Column("created_at", DateTime, nullable=False),
     Column("modified_at", DateTime, nullable=False),
     Column("synced_at", DateTime, nullable=False),

@@ -161,7 +161,6 @@ class MarketplaceConfig:
     base_url: str
     token: str = field(repr=False)
     locale: str = "fr-fr"
-    user_agent: str = "BM-ordersync-sync;ops@example.com"
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,8 +184,14 @@ class MarketplaceAdapter(abc.ABC):
     def iter_new_orders(self, page_size: int) -> Iterator[Page]:
         """Orders waiting for the seller (paid, lines to accept), page by page."""
 
+    #: a marketplace that cannot list "modified since" is handed the references of the orders the
+    #: database still holds open, to read them again by reference.
+    modified_needs_open_orders: bool = False
+
     @abc.abstractmethod
-    def iter_modified_orders(self, since: datetime, page_size: int) -> Iterator[Page]:
+    def iter_modified_orders(
+        self, since: datetime, page_size: int, open_references: Sequence[str] = ()
+    ) -> Iterator[Page]:
         """Orders that may have changed on or after ``since``, page by page."""
 
     @abc.abstractmethod

@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Engine, select
 
 from ordersync_pipeline.db.tables import marketplaces, utcnow
 from ordersync_pipeline.marketplaces.base import (
+    AuthenticationError,
     MarketplaceAdapter,
     MarketplaceConfig,
-    MarketplaceError,
 )
 
 # kind -> "module:Class". A new marketplace kind is one line here and a package beside base.py.
@@ -122,7 +122,7 @@ def adapter_for(row: Any) -> MarketplaceAdapter:
     """The adapter for a ``marketplaces`` row; the token is read from the variable the row names."""
     token = os.environ.get(row.token_env)
     if not token:
-        raise MarketplaceError(
+        raise AuthenticationError(
             f"marketplace {row.code}: environment variable {row.token_env} is not set (it holds the API token)"
         )
     config = MarketplaceConfig(

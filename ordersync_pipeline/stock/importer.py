@@ -2,7 +2,7 @@
 
 The CSV format, one row per SKU::
 
-    sku,on_hand,listing:backmarket-fr,buffer:backmarket-fr,max:backmarket-fr,listing:refurbed-de
+    sku,on_hand,listing:backmarket-fr,buffer:backmarket-fr,max:backmarket-fr,listing:backmarket-de
     IPHONE13-128-BLK,5,BM-77812,1,3,RF-1029
     PIXEL7-128-WHT,2,BM-77813,,,
 

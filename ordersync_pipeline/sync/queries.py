@@ -1,4 +1,4 @@
-"""Which orders still miss a document: asked by the incomplete sync and by the sensor that starts it."""
+"""Questions the syncs and sensors ask of the order book."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, or_, select
 
 from ordersync_pipeline.db.tables import orders, utc_naive
-from ordersync_pipeline.marketplaces.base import Status
+from ordersync_pipeline.marketplaces.base import OPEN_STATUSES, Status
 
 DOCUMENTS = ("delivery_note_url", "label_url", "tracking_number")
 
@@ -31,3 +31,11 @@ def incomplete_orders(conn: Connection, marketplace_id: int, document_fields: Se
         .order_by(orders.c.id)
     )
     return list(conn.execute(query))
+
+
+def open_order_references(conn: Connection, marketplace_id: int) -> list[str]:
+    """References of the orders the database still holds open (pending payment, paid, accepted)."""
+    query = select(orders.c.reference).where(
+        orders.c.marketplace_id == marketplace_id, orders.c.status.in_([str(s) for s in OPEN_STATUSES])
+    )
+    return list(conn.execute(query).scalars())

@@ -18,9 +18,11 @@ from ordersync_pipeline.marketplaces.base import (
     Status,
     SyncType,
 )
+from ordersync_pipeline.sync.background import in_background
 from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
-from ordersync_pipeline.sync.incomplete import DOCUMENTS, incomplete_orders
+from ordersync_pipeline.sync.exclusive import exclusive_sync
 from ordersync_pipeline.sync.order_writer import record_errors, write_orders
+from ordersync_pipeline.sync.queries import DOCUMENTS, incomplete_orders, open_order_references
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
 ProgressCallback = Callable[[Progress], None]
@@ -30,8 +32,9 @@ ProgressCallback = Callable[[Progress], None]
 class SyncOptions:
     page_size: int = 50
     days_back: int = 2
-    #: orders gathered from several pages into one transaction.
-    batch_orders: int = 500
+    #: orders gathered from several pages into one transaction: large enough that each statement
+    #: carries many rows, small enough that memory stays flat however long the history.
+    batch_orders: int = 2000
     first_window: timedelta = timedelta(days=90)
     #: each window starts this long before the last one ended, so that nothing is skipped.
     overlap: timedelta = timedelta(minutes=10)
@@ -61,7 +64,8 @@ def run_sync(
         report.supported = False
         return report
     sync = _SYNCS[sync_type]
-    sync(_Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None)))
+    with exclusive_sync(engine, marketplace.id, sync_type):
+        sync(_Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None)))
     return report
 
 
@@ -75,24 +79,43 @@ class _Context:
     progress: ProgressCallback
 
     def pages_seen(self, page: Page) -> None:
+        self.page_seen(len(page.orders) + len(page.care) + len(page.errors))
+
+    def page_seen(self, records: int) -> None:
         self.report.pages += 1
-        self.report.fetched += len(page.orders) + len(page.care) + len(page.errors)
+        self.report.fetched += records
         self.progress(Progress(self.marketplace.code, self.report.sync_type, self.report.pages, self.report.fetched))
 
 
-def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order], list[RecordError]]]:
+@dataclass
+class _Batch:
+    orders: list[Order]
+    errors: list[RecordError]
+    #: records on each page of the batch, for the progress report
+    pages: list[int]
+
+
+def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
     """Gather pages into batches of about ``batch_orders`` orders."""
-    orders_batch: list[Order] = []
-    errors_batch: list[RecordError] = []
+    batch = _Batch([], [], [])
     for page in pages:
-        ctx.pages_seen(page)
-        orders_batch.extend(page.orders)
-        errors_batch.extend(page.errors)
-        if len(orders_batch) + len(errors_batch) >= ctx.options.batch_orders:
-            yield orders_batch, errors_batch
-            orders_batch, errors_batch = [], []
-    if orders_batch or errors_batch:
-        yield orders_batch, errors_batch
+        batch.orders.extend(page.orders)
+        batch.errors.extend(page.errors)
+        batch.pages.append(len(page.orders) + len(page.care) + len(page.errors))
+        if len(batch.orders) + len(batch.errors) >= batch_orders:
+            yield batch
+            batch = _Batch([], [], [])
+    if batch.pages:
+        yield batch
+
+
+def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order], list[RecordError]]]:
+    """Batches of orders, fetched and parsed on a producer thread while the caller writes the last one."""
+    for batch in in_background(_gather(pages, ctx.options.batch_orders)):
+        for records in batch.pages:
+            ctx.page_seen(records)
+        if batch.orders or batch.errors:
+            yield batch.orders, batch.errors
 
 
 def _write_batch(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now=None):
@@ -157,7 +180,11 @@ def _sync_modified(ctx: _Context) -> None:
     with ctx.engine.connect() as conn:
         cursor = load_cursor(conn, ctx.marketplace.id, SyncType.MODIFIED)
     since = cursor - ctx.options.overlap if cursor else window_end - ctx.options.first_window
-    pages = ctx.adapter.iter_modified_orders(since, ctx.options.page_size)
+    open_references: list[str] = []
+    if ctx.adapter.modified_needs_open_orders:
+        with ctx.engine.connect() as conn:
+            open_references = open_order_references(conn, ctx.marketplace.id)
+    pages = ctx.adapter.iter_modified_orders(since, ctx.options.page_size, open_references)
     for batch, errors in _batches(ctx, pages):
         _write_batch(ctx, batch, errors)
     with ctx.engine.begin() as conn:

@@ -21,7 +21,7 @@ from ordersync_pipeline.defs.orders.marketplaces import active_marketplaces
 from ordersync_pipeline.defs.partitions import MARKETPLACE_PARTITIONS_NAME, marketplace_partitions, orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import SyncType
-from ordersync_pipeline.sync.incomplete import incomplete_orders
+from ordersync_pipeline.sync.queries import incomplete_orders
 
 
 @sensor(

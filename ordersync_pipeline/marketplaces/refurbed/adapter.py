@@ -58,8 +58,6 @@ ACCEPTED = "ACCEPTED"
 #: ``recheck_days``): an order read while open and closed since (shipped, cancelled) has left the
 #: open states, and is only seen again through its release date.
 DEFAULT_RECHECK_DAYS = 14
-#: ``orders.tracking_number`` holds at most this many characters.
-MAX_TRACKING = 128
 _ID = re.compile(r"^\d{1,19}$")
 
 
@@ -74,12 +72,7 @@ def _reference(raw: Any) -> str | None:
 
 
 def _tracking(rb: RBOrder) -> str | None:
-    url = rb.tracking()
-    if url is not None and len(url) > MAX_TRACKING:
-        # Stored, it would fail the whole batch; left out, the order stays "incomplete" and visible.
-        log.warning("order %s: parcel tracking URL longer than %d characters, not kept", rb.id, MAX_TRACKING)
-        return None
-    return url
+    return rb.tracking()
 
 
 def parse_order(raw: Any) -> Order:
@@ -135,15 +128,26 @@ class RefurbedAdapter(MarketplaceAdapter):
         """Orders with at least one item NEW (waiting for the merchant)."""
         yield from self._order_pages({"state": {"any_of": ["NEW"]}}, page_size)
 
-    def iter_modified_orders(self, since: datetime, page_size: int) -> Iterator[Page]:
+    #: Refurbed cannot list "modified since": the orders the database holds open are read again.
+    modified_needs_open_orders = True
+
+    def iter_modified_orders(
+        self, since: datetime, page_size: int, open_references: Sequence[str] = ()
+    ) -> Iterator[Page]:
         """Refurbed cannot say what changed: re-read what may have, and let the diff tell.
 
-        First every order still open (NEW or ACCEPTED), whatever its age; then every other order
-        released since ``since``, or within ``recheck_days``, whichever is earlier. The second
-        listing excludes the open states, so an order is read once unless it closed in between
-        (then its newer state comes second, and wins).
+        First every order still open (NEW or ACCEPTED), whatever its age; then the orders the
+        database still holds open that are not open here any more (they closed, however long
+        ago they were released), by id; then every other order released since ``since``, or
+        within ``recheck_days``, whichever is earlier. An order read twice comes newest last.
         """
-        yield from self._order_pages({"state": {"any_of": list(OPEN_ORDER_STATES)}}, page_size)
+        seen: set[str] = set()
+        for page in self._order_pages({"state": {"any_of": list(OPEN_ORDER_STATES)}}, page_size):
+            seen.update(order.reference for order in page.orders)
+            yield page
+        closed = [ref for ref in open_references if ref not in seen and _ID.match(ref)]
+        for start in range(0, len(closed), MAX_PAGE_SIZE):
+            yield from self._order_pages({"id": {"any_of": closed[start : start + MAX_PAGE_SIZE]}}, page_size)
         start = min(as_utc(since), datetime.now(UTC) - self.recheck)
         # Fractions of a second are dropped (rounding down): the window can only widen.
         stamp = start.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
