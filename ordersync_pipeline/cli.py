@@ -10,6 +10,7 @@ from pathlib import Path
 from ordersync_pipeline import console
 from ordersync_pipeline.launch import RunFailed
 from ordersync_pipeline.marketplaces.registry import ConfigError
+from ordersync_pipeline.simulator import SIMULATORS
 from ordersync_pipeline.stock import StockFileError
 
 SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
@@ -75,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("marketplaces", help="list the configured marketplaces")
 
-    simulator = commands.add_parser("simulator", help="run the Back Market simulator in the foreground")
-    simulator.add_argument("--port", type=_int_range(1, 65535), default=8710)
+    simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
+    simulator.add_argument("--kind", choices=sorted(SIMULATORS), default="backmarket", help="marketplace kind")
+    simulator.add_argument("--port", type=_int_range(1, 65535), default=None, help="default: the kind's own port")
     simulator.add_argument("--orders", type=_int_range(0, 1_000_000), default=20)
     simulator.add_argument("--seed", type=int, default=7)
     return parser
@@ -138,7 +140,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulator":
         from ordersync_pipeline.simulator.__main__ import main as simulator_main
 
-        return simulator_main(["--port", str(args.port), "--orders", str(args.orders), "--seed", str(args.seed)])
+        port = ["--port", str(args.port)] if args.port else []
+        return simulator_main(["--kind", args.kind, *port, "--orders", str(args.orders), "--seed", str(args.seed)])
     raise AssertionError(args.command)
 
 

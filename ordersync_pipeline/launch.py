@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from dagster import DagsterInstance, RunConfig, materialize
 
@@ -30,7 +31,14 @@ def dagster_instance() -> DagsterInstance:
         if not config.exists():
             config.write_text("telemetry:\n  enabled: false\n")
         os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    return _instance_at(os.environ["DAGSTER_HOME"])
+
+
+@cache
+def _instance_at(home: str) -> DagsterInstance:
+    # One per process and home, kept alive: Dagster's definition loading holds on to the instance
+    # it first saw, and a second, short-lived one would leave it pointing at nothing.
+    return DagsterInstance.from_config(home)
 
 
 def ensure_marketplace_partitions(instance: DagsterInstance, codes: Sequence[str]) -> None:

@@ -33,7 +33,8 @@ def setup(db_url, tmp_path, monkeypatch):
         config = tmp_path / "marketplaces.yaml"
         config.write_text(
             "marketplaces:\n"
-            "  - {code: backmarket-fr, kind: backmarket, base_url: '" + simulator.url + "', token_env: BM_FR_TOKEN}\n"
+            "  - {code: backmarket-fr, kind: backmarket, base_url: '" + simulator.url + "', token_env: BM_FR_TOKEN,\n"
+            "     settings: {max_retries: 1, backoff_factor: 0.01}}\n"
         )
         with instance_for_test() as instance:
             instance.add_dynamic_partitions("marketplace", ["backmarket-fr"])
@@ -88,3 +89,27 @@ def test_a_single_run_backfill_syncs_every_partition_of_a_marketplace_in_order(s
     metadata = result.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata
     synced = [(p["sync_type"], p["created"]) for p in metadata["partitions"].value]
     assert synced == [("new", 1), ("modified", 0), ("care", 0), ("incomplete", 0)]
+
+
+def test_a_passing_failure_is_retried_with_backoff_and_refused_credentials_are_not(setup, monkeypatch):
+    simulator, instance, resources = setup
+    config = {"ops": {"marketplace_orders": {"config": {"retries": 2, "retry_wait_seconds": 0.05}}}}
+    key = orders_partition_key("backmarket-fr", "new")
+
+    def attempts() -> int:
+        result = materialize(
+            [marketplace_orders],
+            partition_key=key,
+            instance=instance,
+            resources=resources,
+            run_config=config,
+            raise_on_error=False,
+        )
+        assert not result.success
+        return 1 + sum(1 for e in result.all_events if e.event_type_value == "STEP_RESTARTED")
+
+    monkeypatch.setenv("BM_FR_TOKEN", "a-wrong-token")
+    assert attempts() == 1  # refused credentials: trying again would not help
+    monkeypatch.setenv("BM_FR_TOKEN", TOKEN)
+    simulator.stop()  # unreachable: worth trying again
+    assert attempts() == 3

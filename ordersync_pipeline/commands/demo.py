@@ -15,10 +15,8 @@ from ordersync_pipeline.db.tables import order_events, orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import RunFailed
 from ordersync_pipeline.marketplaces.registry import load_config
-from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+from ordersync_pipeline.simulator import DEMO_TOKENS, SIMULATORS
 from ordersync_pipeline.stock import seed_stock
-
-DEMO_TOKEN = "demo-backmarket-token"
 
 
 def run(steps: int = 3, orders_at_start: int = 20) -> int:
@@ -29,10 +27,12 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
     database = OrdersyncDatabase(url=f"sqlite:///{demo_dir / 'ordersync.db'}", config_path=str(settings.DEFAULT_CONFIG))
     simulators = []
     try:
-        for seed, entry in enumerate(entries, start=7):
-            token = os.environ.setdefault(entry.token_env, DEMO_TOKEN)
+        for entry in entries:
+            token = os.environ.setdefault(entry.token_env, DEMO_TOKENS[entry.kind])
             port = urlparse(entry.base_url).port
-            simulators.append(BackMarketSimulator(tokens={token}, seed=seed, orders=orders_at_start, port=port).start())
+            # One seed for all: every simulator lists the same catalogue, sold from one stock.
+            simulator = SIMULATORS[entry.kind](tokens={token}, seed=7, orders=orders_at_start, port=port)
+            simulators.append(simulator.start())
         console.console.print(
             f"Simulator{'s' if len(simulators) > 1 else ''} at {', '.join(s.url for s in simulators)}"
         )

@@ -34,7 +34,8 @@ def run(request: SyncRequest, database: OrdersyncDatabase | None = None) -> list
     ensure_marketplace_partitions(instance, [row.code for row in rows])
     launcher = Launcher(instance, database, request.verbose)
     types = [str(t) for t in ALL_SYNC_TYPES] if request.sync_type == "all" else [request.sync_type]
-    config = SyncConfig(page_size=request.page_size, days_back=request.days_back)
+    # A person at a terminal wants the reason at once: no retries in the background.
+    config = SyncConfig(page_size=request.page_size, days_back=request.days_back, retries=0)
     reports = []
     for row in rows:
         for sync_type in types:

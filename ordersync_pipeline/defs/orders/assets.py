@@ -1,18 +1,17 @@
 """The order book, one materialization per marketplace and sync type."""
 
+import random
 from collections.abc import Callable
 
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
-    Backoff,
     Config,
     Failure,
-    Jitter,
     MaterializeResult,
     MultiPartitionKey,
     ResourceParam,
-    RetryPolicy,
+    RetryRequested,
     asset,
 )
 from pydantic import Field
@@ -28,6 +27,10 @@ from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
 class SyncConfig(Config):
     page_size: int = Field(default=50, ge=1, le=100, description="Orders asked per page")
     days_back: int = Field(default=2, ge=1, description="How far back the incomplete sync looks, in days")
+    retries: int = Field(
+        default=3, ge=0, le=10, description="Tries again after a passing failure (never after refused credentials)"
+    )
+    retry_wait_seconds: float = Field(default=30.0, ge=0, description="Wait before the first retry; doubles each time")
 
 
 def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
@@ -44,8 +47,6 @@ def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
     partitions_def=orders_partitions,
     # A backfill of many partitions may run as one run; each partition is still synced on its own.
     backfill_policy=BackfillPolicy.single_run(),
-    # A transient failure (the marketplace down, a timeout) is tried again; refused credentials are not.
-    retry_policy=RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
     group_name="orders",
     kinds={"python", "sql"},
     description="Orders and their items, synced from one marketplace by one sync type; writes order events.",
@@ -61,7 +62,10 @@ def marketplace_orders(
     reports = []
     for key in _in_sync_order(context.partition_keys):
         code, sync_type = key.keys_by_dimension["marketplace"], key.keys_by_dimension["sync_type"]
-        report = _sync_partition(engine, code, sync_type, options, progress)
+        try:
+            report = _sync_partition(engine, code, sync_type, options, progress)
+        except MarketplaceError as exc:
+            raise _retry_or_fail(context, config, exc) from None
         if not report.supported:
             context.log.info(f"{code} does not support {sync_type} sync: nothing to do")
         for sample in report.error_samples:
@@ -73,15 +77,22 @@ def marketplace_orders(
 def _sync_partition(engine, code: str, sync_type: str, options: SyncOptions, progress) -> SyncReport:
     with engine.connect() as conn:
         row = find_marketplace(conn, code)
+    adapter = adapter_for(row)
     try:
-        adapter = adapter_for(row)
-        try:
-            return run_sync(engine, MarketplaceRef(row.id, row.code), adapter, sync_type, options, progress)
-        finally:
-            adapter.close()
-    except MarketplaceError as exc:
-        # One line, never the token: adapters keep it out of their messages.
-        raise Failure(description=str(exc), allow_retries=not isinstance(exc, AuthenticationError)) from None
+        return run_sync(engine, MarketplaceRef(row.id, row.code), adapter, sync_type, options, progress)
+    finally:
+        adapter.close()
+
+
+def _retry_or_fail(context: AssetExecutionContext, config: SyncConfig, exc: MarketplaceError) -> Exception:
+    """A passing failure (the marketplace down, a timeout) is tried again with exponential backoff
+    and jitter; refused credentials, or the last try, fail the run with one line, never the token."""
+    attempt = context.retry_number
+    if not isinstance(exc, AuthenticationError) and attempt < config.retries:
+        context.log.warning(f"try {attempt + 1} of {config.retries + 1} failed: {exc}")
+        wait = min(300.0, config.retry_wait_seconds * 2**attempt) * random.uniform(0.8, 1.2)
+        return RetryRequested(max_retries=config.retries, seconds_to_wait=wait)
+    return Failure(description=str(exc))
 
 
 def _metadata(reports: list[SyncReport]) -> dict:
