@@ -14,6 +14,8 @@ from ordersync_pipeline.sync.report import Progress, SyncReport
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
+if not console.is_terminal:
+    console.width = max(console.width, 120)  # a log file or a pipe: room for the whole table
 
 
 def error(message: str) -> None:
@@ -49,7 +51,7 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
         table.add_column(column, justify="right")
     for r in reports:
         if not r.supported:
-            table.add_row(r.marketplace, r.sync_type, "not supported", "", "", "", "", "", "")
+            table.add_row(r.marketplace, r.sync_type, "n/a", "", "", "", "", "", "")
             continue
         table.add_row(
             r.marketplace,
@@ -59,6 +61,8 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
         )
     console.print(table)
     for r in reports:
+        if not r.supported:
+            console.print(f"  {r.marketplace} {r.sync_type}: not supported by this marketplace, nothing to do")
         for sample in r.error_samples:
             console.print(f"  [yellow]{r.marketplace} {r.sync_type}[/yellow] {sample}")
 
