@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from dagster import DagsterInstance, RunConfig, materialize
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from ordersync_pipeline import settings
 from ordersync_pipeline.defs.orders.assets import SyncConfig, marketplace_orders
@@ -36,8 +37,7 @@ def dagster_instance() -> DagsterInstance:
 
 @cache
 def _instance_at(home: str) -> DagsterInstance:
-    # One per process and home, kept alive: Dagster's definition loading holds on to the instance
-    # it first saw, and a second, short-lived one would leave it pointing at nothing.
+    # One per process and home, kept for the process's life.
     return DagsterInstance.from_config(home)
 
 
@@ -55,6 +55,11 @@ class Launcher:
     #: Dagster's own run log on the terminal (it is in the instance either way).
     verbose: bool = False
 
+    def _current(self):
+        # Dagster finds "the current instance's" state storage through a context variable, which
+        # an instance sets only inside its own ``with`` block; name this one for the run.
+        return set_defs_state_storage(self.instance.defs_state_storage)
+
     def _loggers(self) -> dict:
         return {"console": {"config": {"log_level": "DEBUG" if self.verbose else "CRITICAL"}}}
 
@@ -66,15 +71,16 @@ class Launcher:
         progress: Callable[[Progress], None],
     ) -> SyncReport:
         """Materialize one partition of ``marketplace_orders`` and return what it reported."""
-        result = materialize(
-            [marketplace_orders],
-            partition_key=orders_partition_key(marketplace_code, sync_type),
-            instance=self.instance,
-            resources={"database": self.database, "progress": progress},
-            run_config=RunConfig(ops={"marketplace_orders": config}, loggers=self._loggers()),
-            tags={"ordersync/launched_by": "cli"},
-            raise_on_error=False,
-        )
+        with self._current():
+            result = materialize(
+                [marketplace_orders],
+                partition_key=orders_partition_key(marketplace_code, sync_type),
+                instance=self.instance,
+                resources={"database": self.database, "progress": progress},
+                run_config=RunConfig(ops={"marketplace_orders": config}, loggers=self._loggers()),
+                tags={"ordersync/launched_by": "cli"},
+                raise_on_error=False,
+            )
         if not result.success:
             raise RunFailed(f"{marketplace_code} {sync_type}: {_failure_reason(result)}")
         values = _metadata(result, "marketplace_orders")
@@ -83,14 +89,15 @@ class Launcher:
     def stock(self, apply: bool = True, push: bool = True) -> StockRun:
         """Apply pending events and/or push quantities, with the stock checks, in one run."""
         selection = ([stock_locks, *STOCK_CHECKS] if apply else []) + ([stock_push] if push else [])
-        result = materialize(
-            selection,
-            instance=self.instance,
-            resources={"database": self.database, "stock_checks": StockCheckSettings()},
-            run_config=RunConfig(loggers=self._loggers()),
-            tags={"ordersync/launched_by": "cli"},
-            raise_on_error=False,
-        )
+        with self._current():
+            result = materialize(
+                selection,
+                instance=self.instance,
+                resources={"database": self.database, "stock_checks": StockCheckSettings()},
+                run_config=RunConfig(loggers=self._loggers()),
+                tags={"ordersync/launched_by": "cli"},
+                raise_on_error=False,
+            )
         if not result.success:
             raise RunFailed(f"stock: {_failure_reason(result)}")
         evaluations = result.get_asset_check_evaluations()
