@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+from ordersync_pipeline.marketplaces.backmarket import adapter as backmarket
+from ordersync_pipeline.marketplaces.refurbed import adapter as refurbed
+from ordersync_pipeline.simulator.backmarket import DELETE, BackMarketSimulator
 from ordersync_pipeline.simulator.refurbed import RefurbedSimulator
+
+#: the bad payloads a sync must survive, by case
+BAD_PAYLOADS = ("missing_fields", "price_not_a_number", "unknown_state", "quantity_zero", "id_changed_type")
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,19 @@ class BackMarketDriver:
     def open_care(self, world, item_ref: str) -> str:
         return str(world.open_care(int(item_ref)))
 
+    #: turns a served payload into an order, or raises ValueError
+    parse_order = staticmethod(backmarket.parse_order)
+
+    def bad_payload(self, case: str, order: int) -> tuple[dict, str] | None:
+        """(overrides that spoil the order's payload this way, the field the error must name)."""
+        return {
+            "missing_fields": ({"currency": DELETE, "date_creation": DELETE}, "currency"),
+            "price_not_a_number": ({"price": "twelve euros"}, "price"),
+            "unknown_state": ({"orderlines": {0: {"state": 42}}}, "orderlines[0].state"),
+            "quantity_zero": ({"orderlines": {0: {"quantity": 0}}}, "orderlines[0].quantity"),
+            "id_changed_type": ({"order_id": str(order)}, "order_id"),
+        }[case]
+
 
 @dataclass(frozen=True)
 class RefurbedDriver:
@@ -112,6 +130,19 @@ class RefurbedDriver:
 
     def open_care(self, world, item_ref: str) -> str:
         raise AssertionError("Refurbed has no care records")
+
+    parse_order = staticmethod(refurbed.parse_order)
+
+    def bad_payload(self, case: str, order: int) -> tuple[dict, str] | None:
+        """(overrides that spoil the order's payload this way, the field the error must name);
+        None where Refurbed's payload has no such field (an item is one unit: no quantity)."""
+        return {
+            "missing_fields": ({"currency_code": DELETE, "released_at": DELETE}, "currency_code"),
+            "price_not_a_number": ({"total_charged": "twelve euros"}, "total_charged"),
+            "unknown_state": ({"items.0.state": "LOST_IN_TRANSIT"}, "items[0].state"),
+            "quantity_zero": None,
+            "id_changed_type": ({"id": int(order)}, "id"),
+        }[case]
 
 
 DRIVERS = {"backmarket": BackMarketDriver(), "refurbed": RefurbedDriver()}

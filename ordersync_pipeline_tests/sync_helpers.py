@@ -46,8 +46,10 @@ class Marketplace:
             adapter.close()
 
 
-def add_marketplace(engine: Engine, simulator: Any, code: str, token_env: str, kind: str = "backmarket") -> Marketplace:
-    entry = MarketplaceEntry(code=code, kind=kind, base_url=simulator.url, token_env=token_env)
+def add_marketplace(
+    engine: Engine, simulator: Any, code: str, token_env: str, kind: str = "backmarket", settings: dict | None = None
+) -> Marketplace:
+    entry = MarketplaceEntry(code=code, kind=kind, base_url=simulator.url, token_env=token_env, settings=settings or {})
     with engine.connect() as conn:
         others = [
             MarketplaceEntry(

@@ -112,6 +112,9 @@ class Page:
     orders: list[Order] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
     care: list[CareRecord] = field(default_factory=list)
+    #: the listing could not read this page and went on past it: what it held is unknown, so a
+    #: window that covered it must be read again (its cursor is not moved on).
+    incomplete: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,15 @@ class MarketplaceError(Exception):
 
     Messages never contain the token.
     """
+
+
+class MalformedAnswer(MarketplaceError):
+    """A 2xx answer whose body is not what the API sends (not JSON, cut short), after retries."""
+
+    def __init__(self, message: str, excerpt: str) -> None:
+        super().__init__(message)
+        #: the start of the body, for the error record (never holds the token: callers clean it)
+        self.excerpt = excerpt
 
 
 class AuthenticationError(MarketplaceError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -35,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API answer")
     parser.add_argument("--rate-limit", type=int, default=None, help="answer 429 above this many requests per 10 s")
+    parser.add_argument(
+        "--faults",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help='fault modes, as the /_sim/faults control API takes them, e.g. \'{"seed": 1, "error_rate": 0.1}\'',
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -50,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=(args.rate_limit, 10.0) if args.rate_limit else None,
         verbose=args.verbose,
     )
+    if args.faults:
+        sim.faults.configure(**args.faults)
     sim.start()
     print(f"{name} simulator on {sim.url} ({args.orders} orders, seed {args.seed}); Ctrl-C to stop", flush=True)
     stop = threading.Event()

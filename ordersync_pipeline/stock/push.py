@@ -144,6 +144,15 @@ def _push_batch(
     engine: Engine, code: str, adapter: MarketplaceAdapter, batch: Sequence[Listing], report: PushReport
 ) -> None:
     updates = [StockUpdate(listing_ref=x.listing_ref, sku=x.sku, quantity=x.quantity) for x in batch]
+    # Until confirmed, what the marketplace shows is unknown: a push may land without its answer
+    # coming back (a timeout, a killed process). Forgetting the last confirmed quantity first makes
+    # the next push send it again, even when the computed quantity has come back to that value.
+    with engine.begin() as conn:
+        conn.execute(
+            update(marketplace_stock)
+            .where(marketplace_stock.c.id.in_([x.id for x in batch]))
+            .values(pushed_quantity=None)
+        )
     try:
         results = adapter.push_stock(updates)
     except MarketplaceError as exc:

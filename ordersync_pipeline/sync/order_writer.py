@@ -215,6 +215,19 @@ def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str
         )
 
 
+def clear_unnamed_errors(conn: Connection, marketplace_id: int, sync_type: str, before: Any) -> None:
+    """Errors without a reference (a skipped page, a record without an id) stand until a later run
+    of the same type reads its whole listing again: that run records again what is still wrong."""
+    conn.execute(
+        delete(sync_errors).where(
+            sync_errors.c.marketplace_id == marketplace_id,
+            sync_errors.c.sync_type == sync_type,
+            sync_errors.c.reference.is_(None),
+            sync_errors.c.created_at < before,
+        )
+    )
+
+
 def raw_text(raw: Any) -> str:
     if isinstance(raw, str):
         return raw

@@ -21,7 +21,7 @@ from ordersync_pipeline.marketplaces.base import (
 from ordersync_pipeline.sync.background import in_background
 from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
 from ordersync_pipeline.sync.exclusive import exclusive_sync
-from ordersync_pipeline.sync.order_writer import record_errors, write_orders
+from ordersync_pipeline.sync.order_writer import clear_unnamed_errors, record_errors, write_orders
 from ordersync_pipeline.sync.queries import DOCUMENTS, incomplete_orders, open_order_references
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
@@ -65,7 +65,12 @@ def run_sync(
         return report
     sync = _SYNCS[sync_type]
     with exclusive_sync(engine, marketplace.id, sync_type):
-        sync(_Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None)))
+        started = utcnow()
+        ctx = _Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None))
+        sync(ctx)
+        if sync_type in _LISTINGS and not ctx.pages_lost:
+            with engine.begin() as conn:
+                clear_unnamed_errors(conn, marketplace.id, report.sync_type, started)
     return report
 
 
@@ -77,8 +82,11 @@ class _Context:
     options: SyncOptions
     report: SyncReport
     progress: ProgressCallback
+    #: pages the listing skipped (unreadable): the window is not done, so its cursor stays put
+    pages_lost: int = 0
 
     def pages_seen(self, page: Page) -> None:
+        self.pages_lost += page.incomplete
         self.page_seen(len(page.orders) + len(page.care) + len(page.errors))
 
     def page_seen(self, records: int) -> None:
@@ -93,6 +101,7 @@ class _Batch:
     errors: list[RecordError]
     #: records on each page of the batch, for the progress report
     pages: list[int]
+    lost: int = 0
 
 
 def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
@@ -102,6 +111,7 @@ def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
         batch.orders.extend(page.orders)
         batch.errors.extend(page.errors)
         batch.pages.append(len(page.orders) + len(page.care) + len(page.errors))
+        batch.lost += page.incomplete
         if len(batch.orders) + len(batch.errors) >= batch_orders:
             yield batch
             batch = _Batch([], [], [])
@@ -114,17 +124,21 @@ def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order]
     for batch in in_background(_gather(pages, ctx.options.batch_orders)):
         for records in batch.pages:
             ctx.page_seen(records)
+        ctx.pages_lost += batch.lost
         if batch.orders or batch.errors:
             yield batch.orders, batch.errors
 
 
 def _write_batch(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now=None):
+    """Write a batch and count it. Orders written again after their acceptance were counted when
+    fetched: only their events and errors count then."""
     with ctx.engine.begin() as conn:
         result = write_orders(conn, ctx.marketplace.id, batch, accepted_now)
         record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
-    ctx.report.created += result.created
-    ctx.report.updated += result.updated
-    ctx.report.unchanged += result.unchanged
+    if accepted_now is None:
+        ctx.report.created += result.created
+        ctx.report.updated += result.updated
+        ctx.report.unchanged += result.unchanged
     ctx.report.events += result.events
     ctx.report.add_errors([_describe(e) for e in errors])
     return result
@@ -168,10 +182,7 @@ def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
             accepted_orders.append(ctx.adapter.accepted(order, ok))
             accepted_refs[order.reference] = ok
             ctx.report.accepted += len(ok)
-    # These orders were counted when fetched; only their events and errors count again.
-    counts = (ctx.report.created, ctx.report.updated, ctx.report.unchanged)
     _write_batch(ctx, accepted_orders, errors, accepted_refs)
-    ctx.report.created, ctx.report.updated, ctx.report.unchanged = counts
 
 
 def _sync_modified(ctx: _Context) -> None:
@@ -187,6 +198,10 @@ def _sync_modified(ctx: _Context) -> None:
     pages = ctx.adapter.iter_modified_orders(since, ctx.options.page_size, open_references)
     for batch, errors in _batches(ctx, pages):
         _write_batch(ctx, batch, errors)
+    if ctx.pages_lost:
+        # A skipped page may have held changed orders: the next run reads this window again.
+        ctx.report.cursor = cursor.isoformat() if cursor else None
+        return
     with ctx.engine.begin() as conn:
         save_cursor(conn, ctx.marketplace.id, SyncType.MODIFIED, window_end)
     ctx.report.cursor = window_end.isoformat()
@@ -251,10 +266,11 @@ def _sync_care(ctx: _Context) -> None:
             .values(care_id=folder)
         )
         ctx.report.updated = result.rowcount
-        if latest is not None:
+        if latest is not None and not ctx.pages_lost:  # a skipped page: read this window again
             save_cursor(conn, mp, SyncType.CARE, latest)
     ctx.report.unchanged = max(0, ctx.report.fetched - ctx.report.failed - ctx.report.updated)
-    ctx.report.cursor = latest.isoformat() if latest else None
+    saved = cursor if ctx.pages_lost else latest
+    ctx.report.cursor = saved.isoformat() if saved else None
 
 
 def _sync_incomplete(ctx: _Context) -> None:
@@ -291,6 +307,9 @@ def _sync_incomplete(ctx: _Context) -> None:
     ctx.report.unchanged = len(rows) - len(changes) - len(errors)
     ctx.report.add_errors([_describe(e) for e in errors])
 
+
+#: the syncs that read a whole listing (the incomplete sync asks order by order)
+_LISTINGS = frozenset({SyncType.NEW, SyncType.MODIFIED, SyncType.CARE})
 
 _SYNCS = {
     SyncType.NEW: _sync_new,

@@ -36,6 +36,7 @@ from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
     CareRecord,
+    MalformedAnswer,
     MarketplaceAdapter,
     MarketplaceConfig,
     MarketplaceError,
@@ -167,7 +168,7 @@ class BackMarketAdapter(MarketplaceAdapter):
 
     def iter_new_orders(self, page_size: int) -> Iterator[Page]:
         params = {"state": 1, "page-size": _page_size(page_size)}
-        for fetched in self._pager.listing("ws/orders", params, self._orders_page):
+        for fetched in self._pager.listing("ws/orders", params, self._orders_page, _lost_page):
             yield fetched.items
 
     def iter_modified_orders(
@@ -178,7 +179,7 @@ class BackMarketAdapter(MarketplaceAdapter):
         # window can only widen.
         stamp = as_utc(since).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = {"date_modification": stamp, "page-size": _page_size(page_size)}
-        for fetched in self._pager.listing("ws/orders", params, self._orders_page):
+        for fetched in self._pager.listing("ws/orders", params, self._orders_page, _lost_page):
             yield fetched.items
 
     def get_order(self, reference: str) -> Order:
@@ -248,8 +249,11 @@ class BackMarketAdapter(MarketplaceAdapter):
         if since is not None:
             # Minutes only (rounded down): the window can only widen.
             params["last_modification_date"] = as_utc(since).strftime("%Y-%m-%d-%H-%M")
-        for results in self._pages("ws/sav", params):
-            page = Page()
+        for fetched in self._pager.listing("ws/sav", params, self._results_page, _lost_page):
+            if isinstance(fetched.items, Page):  # a page that could not be read
+                yield fetched.items
+                continue
+            results, page = fetched.items, Page()
             for raw in results:
                 try:
                     page.care.append(parse_care_folder(raw))
@@ -326,6 +330,13 @@ class BackMarketAdapter(MarketplaceAdapter):
         if page.errors:
             log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
         return page
+
+
+def _lost_page(number: int, error: MalformedAnswer) -> Page:
+    """A page skipped because its body stayed unreadable: an error record without a reference,
+    keeping the start of the body, and a page marked incomplete."""
+    message = f"page {number} skipped: {error}"
+    return Page(errors=[RecordError(reference=None, error=message, raw=error.excerpt)], incomplete=True)
 
 
 def _page_size(page_size: int) -> int:

@@ -7,6 +7,9 @@ Three retry policies, because what is safe to repeat differs by call:
 - orderline updates (accepting a line) are never retried: whether a repeat is harmless is not
   something to assume, and the sync records each attempt's outcome instead.
 
+A read whose 2xx body is not JSON (a proxy's error page, a body cut short) is asked again too,
+with the same backoff: urllib3 only sees the status, so that retry lives here (``read_json``).
+
 The token lives only in the session headers: it is never put in a message, a log line or a repr.
 """
 
@@ -14,8 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -23,9 +29,17 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ordersync_pipeline.marketplaces.backmarket.pacing import Pacer
-from ordersync_pipeline.marketplaces.base import AuthenticationError, MarketplaceConfig, MarketplaceError
+from ordersync_pipeline.marketplaces.base import (
+    AuthenticationError,
+    MalformedAnswer,
+    MarketplaceConfig,
+    MarketplaceError,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: characters of a body that is not JSON kept for the error record
+EXCERPT_CHARS = 500
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -110,6 +124,10 @@ class BackMarketClient:
             "Accept-Language": config.locale,
             "User-Agent": settings.get("user_agent") or DEFAULT_USER_AGENT,
         }
+        #: attempts at a read whose body is not JSON, and the backoff between them
+        self.body_attempts = 1 + int(settings.get("max_retries", 4))
+        self.backoff = float(settings.get("backoff_factor", 0.5))
+        self.backoff_max = float(settings.get("backoff_max", 15.0))
         self.pacer = Pacer.for_account(config.base_url, config.token, settings)
         #: pages fetched at once; the pacer keeps them within the account's budget.
         self.concurrency = max(1, int(settings.get("concurrency", 4)))
@@ -131,7 +149,20 @@ class BackMarketClient:
         return urljoin(self.base_url, path.lstrip("/"))
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self._send(self._reads, "GET", path, params=params)
+        return self.read_json(lambda: self._send(self._reads, "GET", path, params=params))
+
+    def read_json(self, read: Callable[[], T]) -> T:
+        """``read()``, asked again while its body is not JSON; the last ``MalformedAnswer`` if it stays so."""
+        for attempt in range(self.body_attempts):
+            try:
+                return read()
+            except MalformedAnswer as exc:
+                if attempt + 1 >= self.body_attempts:
+                    raise MalformedAnswer(f"{exc} (after {self.body_attempts} attempts)", exc.excerpt) from None
+                delay = min(self.backoff * 2**attempt, self.backoff_max)
+                log.info("%s: %s; asking again", self.code, exc)
+                time.sleep(delay * (1 + random.random() / 2))
+        raise AssertionError("unreachable")
 
     def get_raw(self, path: str, params: dict[str, Any] | None = None) -> tuple[bytes, str]:
         """The body of a 2xx answer as bytes, for callers that parse it themselves, and where it was
@@ -167,8 +198,10 @@ class BackMarketClient:
             # Money stays exact: JSON numbers with a fraction become Decimal, never float.
             return json.loads(text, parse_float=Decimal)
         except ValueError:
-            raise MarketplaceError(
-                self._clean(f"{self.code}: Back Market answered {where} with a body that is not JSON")
+            raw = text.decode(errors="replace") if isinstance(text, bytes) else text
+            raise MalformedAnswer(
+                self._clean(f"{self.code}: Back Market answered {where} with a body that is not JSON"),
+                self._clean(raw[:EXCERPT_CHARS]),
             ) from None
 
     def _request(

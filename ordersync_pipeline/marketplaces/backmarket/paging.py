@@ -3,6 +3,11 @@
 Back Market pages with ``page=`` numbers and says on page 1 how many records there are, so the
 remaining pages can be asked for at once, a few at a time, within the account's budget (the
 client paces every request). The ``next`` links stay the authority on where the listing goes.
+
+Because those pages are named by number, a planned page whose body stays unreadable after the
+client's retries can be skipped: the caller is handed what ``lost`` makes of it, and the listing
+goes on with the next number. Page 1 and pages reached by ``next`` links cannot be skipped: without
+their body there is no next link to follow.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ordersync_pipeline.marketplaces.backmarket.client import BackMarketClient
-from ordersync_pipeline.marketplaces.base import MarketplaceError
+from ordersync_pipeline.marketplaces.base import MalformedAnswer, MarketplaceError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,8 @@ class Fetched:
 
 
 PageParser = Callable[[bytes, str], Fetched]
+#: what a caller makes of a planned page that could not be read (its number, the error)
+LostPage = Callable[[int, MalformedAnswer], Any]
 
 
 def envelope_count(body: dict[str, Any]) -> int | None:
@@ -47,7 +54,9 @@ class Pager:
         self.client = client
         self.code = code
 
-    def listing(self, path: str, params: dict[str, Any], parse: PageParser) -> Iterator[Fetched]:
+    def listing(
+        self, path: str, params: dict[str, Any], parse: PageParser, lost: LostPage | None = None
+    ) -> Iterator[Fetched]:
         """Each page of a listing, in order, parsed by ``parse``.
 
         Page 1 says how many records there are (``count``). When its ``next`` link is the plain
@@ -62,7 +71,7 @@ class Pager:
         size = int(params.get("page-size") or 0)
         last = -(-fetched.count // size) if fetched.count and size else 0
         if last > 1 and fetched.size == size and self._names_page(fetched.next, path, params, 2):
-            fetched = yield from self._concurrent(path, params, last, parse)
+            fetched = yield from self._concurrent(path, params, last, parse, lost)
         seen = {self.client.url(path)}
         url = fetched.next
         while url:
@@ -73,10 +82,13 @@ class Pager:
             yield fetched
             url = fetched.next
 
-    def _concurrent(self, path: str, params: dict[str, Any], last: int, parse: PageParser) -> Iterator[Fetched]:
+    def _concurrent(
+        self, path: str, params: dict[str, Any], last: int, parse: PageParser, lost: LostPage | None
+    ) -> Iterator[Fetched]:
         """Pages 2 to ``last``, fetched ahead by ``concurrency`` threads and yielded in order.
 
-        Returns the last page handed out: the one whose ``next`` the caller follows, if any.
+        Returns the last page handed out: the one whose ``next`` the caller follows, if any (a
+        skipped last page has none: the plan ends there).
         """
         workers = self.client.concurrency
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.code}-pages")
@@ -93,7 +105,16 @@ class Pager:
             fill()
             while pending:
                 page, future = pending.popleft()
-                fetched = future.result()
+                try:
+                    fetched = future.result()
+                except MalformedAnswer as exc:
+                    if lost is None:
+                        raise
+                    log.warning("%s: page %d of /%s skipped: %s", self.code, page, path, exc)
+                    fill()
+                    fetched = Fetched(lost(page, exc), None, None, 0)
+                    yield fetched
+                    continue
                 fill()  # keep fetching while the caller works on this page
                 yield fetched
                 if page < last and not self._names_page(fetched.next, path, params, page + 1):
@@ -114,5 +135,8 @@ class Pager:
         return parts.path == urlsplit(self.client.url(path)).path and dict(parse_qsl(parts.query)) == expected
 
     def _fetch(self, path: str, params: dict[str, Any] | None, parse: PageParser) -> Fetched:
-        content, where = self.client.get_raw(path, params)
-        return parse(content, where)
+        def read() -> Fetched:
+            content, where = self.client.get_raw(path, params)
+            return parse(content, where)
+
+        return self.client.read_json(read)

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
+    MalformedAnswer,
     MarketplaceAdapter,
     MarketplaceConfig,
     MarketplaceError,
@@ -258,7 +259,15 @@ class RefurbedAdapter(MarketplaceAdapter):
             if after is not None:
                 pagination["starting_after"] = after
             body = {"filter": filter_, "pagination": pagination, "sort": {"by": "ID", "order": "ASC"}}
-            answer = self.client.call("OrderService/ListOrders", body, repeatable=True)
+            try:
+                answer = self.client.call("OrderService/ListOrders", body, repeatable=True)
+            except MalformedAnswer as exc:
+                # Unlike numbered pages, a cursor page cannot be skipped: the next one starts
+                # after its last id, which only its body says.
+                where = f"the page after order {after}" if after else "the first page"
+                raise MarketplaceError(
+                    f"{exc}: {where} of ListOrders cannot be read, and a cursor listing cannot go on past it"
+                ) from None
             if not isinstance(answer, dict) or not isinstance(answer.get("orders", []), list):
                 raise MarketplaceError(f"{self.config.code}: Refurbed answered ListOrders without a list of orders")
             raws = answer.get("orders") or []

@@ -8,6 +8,9 @@ policies, because what is safe to repeat differs by call:
 - item state updates (accepting) are never resent: whether a repeat is harmless is not something
   to assume, and the sync records each attempt's outcome instead.
 
+A repeatable call whose 2xx body is not JSON (a proxy's error page, a body cut short) is sent
+again too, with the same backoff; urllib3 only sees the status, so that retry lives here.
+
 Refurbed publishes no limit, but answers carry ``X-RateLimit-Limit/Remaining/Reset``: when
 Remaining reaches 0 the next call waits for Reset instead of earning a 429.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,13 +32,20 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ordersync_pipeline.marketplaces.base import AuthenticationError, MarketplaceConfig, MarketplaceError
+from ordersync_pipeline.marketplaces.base import (
+    AuthenticationError,
+    MalformedAnswer,
+    MarketplaceConfig,
+    MarketplaceError,
+)
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "refb.merchant.v1"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 DEFAULT_USER_AGENT = "ordersync/1.0 (order and stock sync; ops@example.com)"
+#: characters of a body that is not JSON kept for messages and error records
+EXCERPT_CHARS = 500
 RETRY_STATUSES = frozenset({500, 502, 503, 504})  # 429 is paced by the rate-limit headers instead
 
 # google.rpc.Code, the `code` of Refurbed's error bodies.
@@ -154,6 +165,9 @@ class RefurbedClient:
             "User-Agent": user_agent,
         }
         attempts = int(settings.get("max_retries", 4))
+        self.body_attempts = 1 + attempts
+        self.backoff = float(settings.get("backoff_factor", 0.5))
+        self.backoff_max = float(settings.get("backoff_max", 15.0))
         self.rate_limit_retries = int(settings.get("rate_limit_retries", 3))
         self.rate_limit = RateLimit(max_wait=float(settings.get("rate_limit_max_wait", 60.0)))
         safe = Retry(
@@ -183,6 +197,7 @@ class RefurbedClient:
         url = f"{self.base_url}/{API_PREFIX}.{rpc}"
         data = json.dumps(body)
         retries_left = self.rate_limit_retries if repeatable else 0
+        body_attempts = 1
         while True:
             self.rate_limit.wait_if_exhausted()
             try:
@@ -198,7 +213,15 @@ class RefurbedClient:
             if refused and retries_left > 0:
                 retries_left -= 1
                 continue  # the next turn waits for the window to reset
-            return self._decode(rpc, response)
+            try:
+                return self._decode(rpc, response)
+            except MalformedAnswer as exc:
+                if not repeatable or body_attempts >= self.body_attempts:
+                    raise MalformedAnswer(f"{exc} (after {body_attempts} attempt(s))", exc.excerpt) from None
+                delay = min(self.backoff * 2 ** (body_attempts - 1), self.backoff_max)
+                body_attempts += 1
+                log.info("%s: %s; asking again", self.code, exc)
+                time.sleep(delay * (1 + random.random() / 2))
 
     def close(self) -> None:
         for session in (self._safe, self._once):
@@ -219,7 +242,10 @@ class RefurbedClient:
                 raise AuthenticationError(self._clean(text + "; check the token"))
             raise RefurbedHTTPError(self._clean(text), status, code)
         if body is _NOT_JSON:
-            raise MarketplaceError(self._clean(f"{self.code}: Refurbed answered {rpc} with a body that is not JSON"))
+            raise MalformedAnswer(
+                self._clean(f"{self.code}: Refurbed answered {rpc} with a body that is not JSON"),
+                self._clean(response.content.decode(errors="replace")[:EXCERPT_CHARS]),
+            )
         return body
 
     def _clean(self, message: str) -> str:

@@ -1,7 +1,11 @@
 """Fault modes of the simulated API, consulted once per ``/ws/`` request before it is answered.
 
-Today: a fixed latency and Cloudflare's rate limit (429 above N requests in a sliding window).
-Further modes (5xx bursts, malformed bodies, timeouts) belong in ``Faults.before_request``.
+- ``latency``: seconds slept before answering;
+- ``rate_limit=(n, seconds)``: Cloudflare's rate limit, 429 above ``n`` requests in a sliding
+  window (``block_seconds``: once limited, every request answers 429 for that long);
+- ``fail_next``: that many next requests answer 503, for retry tests;
+- the seeded modes of ``simulator.chaos`` (429 bursts, a 5xx rate, timeouts, truncated and
+  malformed bodies, an order changing between two pages), off by default.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import ApiError
+from ..chaos import Chaos
+from .model import LINE_ACCEPTED, LINE_CANCELLED, LINE_PAID, LINE_REFUNDED_AFTER, LINE_SHIPPED, ApiError
+
+# How an order moves on when it changes between two pages: each line state's usual next step.
+_NEXT_STATE = {LINE_PAID: LINE_CANCELLED, LINE_ACCEPTED: LINE_SHIPPED, LINE_SHIPPED: LINE_REFUNDED_AFTER}
 
 
 @dataclass
@@ -23,13 +31,19 @@ class Faults:
     rate_limit: tuple[int, float] | None = None
     #: once limited, every request answers 429 for this long (Cloudflare blocks for about 10 s)
     block_seconds: float = 0.0
+    fail_next: int = 0
     limited: int = 0
+    chaos: Chaos = field(default_factory=Chaos)
     _hits: deque[float] = field(default_factory=deque, repr=False)
     _blocked_until: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, **changes: Any) -> None:
         """Change knobs at run time (the control API calls this)."""
+        unknown = set(changes) - {"latency", "rate_limit", "block_seconds", "fail_next"} - Chaos.KNOBS
+        if unknown:
+            raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}")
+        self.chaos.configure(changes)
         with self._lock:
             if "latency" in changes:
                 self.latency = float(changes["latency"] or 0.0)
@@ -40,19 +54,57 @@ class Faults:
                 self._blocked_until = 0.0
             if "block_seconds" in changes:
                 self.block_seconds = float(changes["block_seconds"] or 0.0)
+            if "fail_next" in changes:
+                self.fail_next = max(0, int(changes["fail_next"] or 0))
 
     def describe(self) -> dict[str, Any]:
         return {
             "latency": self.latency,
             "rate_limit": list(self.rate_limit) if self.rate_limit else None,
             "block_seconds": self.block_seconds,
+            "fail_next": self.fail_next,
             "limited": self.limited,
+            **self.chaos.describe(),
         }
 
-    def before_request(self, method: str, path: str) -> None:
-        """Sleep, or raise the ``ApiError`` the request must be answered with instead."""
+    def before_request(self, method: str, path: str, target: str | None = None) -> str | None:
+        """Sleep, or raise the ``ApiError`` the request must be answered with instead.
+
+        Returns what the handler must do to the answer itself: ``timeout`` (answer late),
+        ``hang`` (close without answering), ``truncate`` or ``malformed`` (spoil the body); else None.
+        """
         if self.latency > 0:
             time.sleep(self.latency)
+        self._rate_limit()
+        with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                raise _unavailable()
+        fault = self.chaos.decide(target or path)
+        if fault == "burst":
+            raise _too_many()
+        if fault == "error":
+            raise _unavailable()
+        return fault
+
+    def between_pages(self, world: Any, target: str) -> None:
+        """After a listing page with more to come: maybe change one order before the next page."""
+        if not self.chaos.change_now(target):
+            return
+        with world.lock:
+            movable = [
+                (order_id, line.id)
+                for order_id in world._ids
+                for line in world._orders[order_id].lines[:1]
+                if line.state in _NEXT_STATE
+            ]
+            picked = self.chaos.pick(movable)
+            if picked is not None:
+                line = world._lines[picked[1]]
+                world.set_line_state(picked[0], picked[1], _NEXT_STATE[line.state])
+                self.chaos.changed()
+
+    def _rate_limit(self) -> None:
         if self.rate_limit is None:
             return
         limit, window = self.rate_limit
@@ -74,3 +126,7 @@ class Faults:
 
 def _too_many() -> ApiError:
     return ApiError(429, "too_many_requests", "Too many requests. Client has been rate limited.")
+
+
+def _unavailable() -> ApiError:
+    return ApiError(503, "service_unavailable", "The service is temporarily unavailable.")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ..chaos import MALFORMED_BODY, truncated
 from .model import COUNTRY_CODES, DELETE, DELETE_JSON, ORDER_STATES, ApiError, parse_datetime, to_ts
 from .payloads import error_body
 
@@ -22,6 +25,8 @@ MAX_PAGE_SIZE = 50
 CARE_PAGE_SIZE = 10
 FAKE_PDF = b"%PDF-1.4\n% simulated document\n%%EOF\n"
 
+#: listings whose pages an order may change between (the fault mode "change")
+LISTINGS = frozenset({"/ws/orders"})
 ORDER_RE = re.compile(r"^/ws/orders/(?P<id>[^/]+)$")
 CARE_RE = re.compile(r"^/ws/sav/(?P<id>[^/]+)$")
 LISTING_RE = re.compile(r"^/ws/listings/(?P<id>[^/]+)$")
@@ -144,6 +149,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         params = dict(parse_qsl(url.query, keep_blank_values=True))
+        fault = None
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH") else {}
             if path.startswith("/_sim"):
@@ -155,9 +161,11 @@ class Handler(BaseHTTPRequestHandler):
                         {"errors": [{"code": "bot-need-challenge", "message": "A User-Agent header is required"}]},
                     )
                 else:
-                    self.server.faults.before_request(method, path)
+                    fault = self.server.faults.before_request(method, path, self.path)
                     self._authenticate()
                     status, payload = self._ws(method, path, params, body)
+                    if path in LISTINGS and isinstance(payload, dict) and payload.get("next"):
+                        self.server.faults.between_pages(self.server.world, self.path)
             elif path.startswith("/static/") and method == "GET":
                 self._send(200, FAKE_PDF, "application/pdf")
                 return
@@ -169,7 +177,27 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a simulator bug answers like a server error, with the trace on stderr
             traceback.print_exc()
             status, payload = 500, error_body(ApiError(500, "internal_error", str(exc)))
-        self._send(status, payload)
+        if fault is None:
+            self._send(status, payload)
+        else:
+            self._send_spoiled(fault, status, payload)
+
+    def _send_spoiled(self, fault: str, status: int, payload: Any) -> None:
+        """The answer as the fault spoils it: late, never, cut short or not JSON."""
+        if fault in ("timeout", "hang"):
+            time.sleep(self.server.faults.chaos.timeout_seconds)
+        if fault == "hang":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        if fault == "truncate":
+            self._send(status, truncated(body))
+        elif fault == "malformed":
+            self._send(status, MALFORMED_BODY, "text/html")
+        else:
+            self._send(status, body)
 
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization") or ""
@@ -297,7 +325,10 @@ class Handler(BaseHTTPRequestHandler):
             return 200, world.state()
         if path == "/_sim/faults" and method in ("GET", "POST"):
             if method == "POST":
-                faults.configure(**body)
+                try:
+                    faults.configure(**body)
+                except (TypeError, ValueError) as exc:
+                    raise ApiError(400, "invalid_fault", str(exc)) from None
             return 200, faults.describe()
         if (match := re.fullmatch(r"/_sim/orders/(\d+)/corrupt", path)) and method == "POST":
             try:

@@ -6,7 +6,9 @@
   ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (unix seconds, on the
   real clock: a client waits real time). Without a limit the headers describe a window too large
   to reach, as Refurbed publishes no limit;
-- ``fail_next``: that many next requests answer 503 UNAVAILABLE (code 14), for retry tests.
+- ``fail_next``: that many next requests answer 503 UNAVAILABLE (code 14), for retry tests;
+- the seeded modes of ``simulator.chaos`` (429 bursts, a 5xx rate, timeouts, truncated and
+  malformed bodies, an order changing between two pages), off by default.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..chaos import Chaos
 from .model import RESOURCE_EXHAUSTED, UNAVAILABLE, ApiError
 
 UNLIMITED = (100_000, 60.0)
+# How an order moves on when it changes between two pages: each item state's usual next step.
+_NEXT_STATE = {"NEW": "REJECTED", "ACCEPTED": "SHIPPED", "SHIPPED": "RETURNED"}
 
 
 @dataclass
@@ -29,12 +34,17 @@ class Faults:
     fail_next: int = 0
     #: requests answered 429 since the start
     limited: int = 0
+    chaos: Chaos = field(default_factory=Chaos)
     _window_start: float = field(default=0.0, repr=False)
     _count: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, **changes: Any) -> None:
         """Change knobs at run time (the control API calls this)."""
+        unknown = set(changes) - {"latency", "rate_limit", "fail_next"} - Chaos.KNOBS
+        if unknown:
+            raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}")
+        self.chaos.configure(changes)
         with self._lock:
             if "latency" in changes:
                 self.latency = float(changes["latency"] or 0.0)
@@ -51,10 +61,13 @@ class Faults:
             "rate_limit": list(self.rate_limit) if self.rate_limit else None,
             "fail_next": self.fail_next,
             "limited": self.limited,
+            **self.chaos.describe(),
         }
 
-    def before_request(self) -> dict[str, str]:
-        """The rate-limit headers for this answer; raises the ``ApiError`` to answer instead, if any.
+    def before_request(self, target: str = "") -> tuple[dict[str, str], str | None]:
+        """The rate-limit headers for this answer, and what the handler must do to the answer
+        itself: ``timeout`` (answer late), ``hang`` (close without answering), ``truncate`` or
+        ``malformed`` (spoil the body), or None. Raises the ``ApiError`` to answer instead, if any.
 
         The raised error carries the headers too (``exc.headers``): a 429 says when to come back.
         """
@@ -79,7 +92,31 @@ class Faults:
             elif self.fail_next > 0:
                 self.fail_next -= 1
                 error = ApiError(UNAVAILABLE, "the service is temporarily unavailable")
+        fault = self.chaos.decide(target) if error is None else None
+        if fault == "burst":
+            # A burst is short: its window resets within the second, whatever the long one says.
+            headers = headers | {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(math.ceil(now + 1))}
+            error = ApiError(RESOURCE_EXHAUSTED, "rate limit exceeded")
+        elif fault == "error":
+            error = ApiError(UNAVAILABLE, "the service is temporarily unavailable")
         if error is not None:
             error.headers = headers
             raise error
-        return headers
+        return headers, fault
+
+    def between_pages(self, world: Any, target: str) -> None:
+        """After a listing page with more to come: maybe change one order before the next page."""
+        if not self.chaos.change_now(target):
+            return
+        with world.lock:
+            movable = [
+                (order_id, item.id)
+                for order_id in world._ids
+                for item in world._orders[order_id].items[:1]
+                if item.state in _NEXT_STATE
+            ]
+            picked = self.chaos.pick(movable)
+            if picked is not None:
+                item = world._items[picked[1]]
+                world.set_item_state(picked[0], picked[1], _NEXT_STATE[item.state])
+                self.chaos.changed()

@@ -6,13 +6,16 @@ Standard library only. Every API call is a POST with a JSON body, authenticated 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from ..chaos import MALFORMED_BODY, truncated
 from .model import (
     DELETE,
     DELETE_JSON,
@@ -93,10 +96,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload).encode()
+    def _send(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None, content_type: str = "application/json"
+    ) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -117,18 +122,21 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         headers: dict[str, str] = {}
+        fault = None
         try:
             body = self._body() if method in ("POST", "PUT") else {}
             if path.startswith("/_sim"):
                 status, payload = self._control(method, path, body)
             elif path.startswith(API_PREFIX):
                 try:
-                    headers = self.server.faults.before_request()
+                    headers, fault = self.server.faults.before_request(path)
                 except ApiError as exc:
                     headers = exc.headers
                     raise
                 self._authenticate()
                 status, payload = self._rpc(method, path, body)
+                if path.endswith("/ListOrders") and isinstance(payload, dict) and payload.get("has_more"):
+                    self.server.faults.between_pages(self.server.world, path)
             else:
                 raise ApiError(NOT_FOUND, f"no route for {path}")
         except ApiError as exc:
@@ -136,7 +144,26 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a simulator bug answers like a server error, with the trace on stderr
             traceback.print_exc()
             status, payload = 500, ApiError(INTERNAL, str(exc)).body()
-        self._send(status, payload, headers)
+        if fault is None:
+            self._send(status, payload, headers)
+        else:
+            self._send_spoiled(fault, status, payload, headers)
+
+    def _send_spoiled(self, fault: str, status: int, payload: Any, headers: dict[str, str]) -> None:
+        """The answer as the fault spoils it: late, never, cut short or not JSON."""
+        if fault in ("timeout", "hang"):
+            time.sleep(self.server.faults.chaos.timeout_seconds)
+        if fault == "hang":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault == "truncate":
+            self._send(status, truncated(json.dumps(payload).encode()), headers)
+        elif fault == "malformed":
+            self._send(status, MALFORMED_BODY, headers, "text/html")
+        else:
+            self._send(status, payload, headers)
 
     def _authenticate(self) -> None:
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")

@@ -1,0 +1,213 @@
+"""Chaos: syncs under random faults and ``kill -9``, then a clean run, then DESIGN.md's invariants.
+
+    python -m benchmarks.chaos [--syncs N] [--seed S] [--db sqlite|postgres] [--kill-rate R]
+
+The Back Market and Refurbed simulators run in child processes (``python -m
+ordersync_pipeline.simulator``). Each iteration moves their clocks on, gives each a random set of
+faults through ``/_sim/faults``, and runs one sync (random marketplace and type) with the stock
+applied and pushed after it in a child process (``benchmarks.chaos_worker``), which is killed
+with SIGKILL at a random moment now and then. Then the faults are turned off, every sync type,
+the stock apply and the push run to completion, and the database is checked. The last line
+printed is one JSON object: ``syncs``, ``faults`` (injected, by kind), ``kills``, ``violations``.
+Exit status 1 if any invariant is violated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import requests
+
+from benchmarks.chaos_checks import invariant_violations
+from benchmarks.chaos_worker import step
+from benchmarks.measure import scratch_database
+from ordersync_pipeline import stock
+from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, upsert_marketplaces
+from ordersync_pipeline.simulator import SIMULATORS
+
+TOKENS = {"backmarket": ("CHAOS_BACKMARKET_TOKEN", "chaos-bm-token"), "refurbed": ("CHAOS_REFURBED_TOKEN", "chaos-rf")}
+CODES = {"backmarket": "backmarket-chaos", "refurbed": "refurbed-chaos"}
+SYNC_TYPES = {"backmarket": ("new", "modified", "care", "incomplete"), "refurbed": ("new", "modified", "incomplete")}
+# Short timeouts and backoffs: a fault costs a fraction of a second, not the production minute.
+SETTINGS = {
+    "timeout": [2.0, 0.5],
+    "max_retries": 3,
+    "backoff_factor": 0.02,
+    "backoff_max": 0.2,
+    "rate_limit": None,
+    "rate_limit_file": None,
+    "rate_limit_max_wait": 1.5,
+}
+#: the knobs each iteration draws from, and the highest rate it may give them
+RATES = {
+    "burst_rate": 0.1,
+    "error_rate": 0.2,
+    "timeout_rate": 0.05,
+    "hang_rate": 0.05,
+    "truncate_rate": 0.1,
+    "malformed_rate": 0.1,
+    "change_rate": 0.5,
+}
+OFF = dict.fromkeys(RATES, 0.0) | {"rules": []}
+ORDERS = 30
+
+
+class Simulator:
+    """A simulator in a child process on a free port of 127.0.0.1, stopped by the pid it was given."""
+
+    def __init__(self, kind: str, seed: int) -> None:
+        self.kind, self.seed = kind, seed
+        env_name, token = TOKENS[kind]
+        self.token = token
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "ordersync_pipeline.simulator", "--kind", kind, "--port", str(self.port)]
+        command += ["--orders", str(ORDERS), "--seed", str(seed), "--token-env", env_name]
+        self.process = subprocess.Popen(command, env=os.environ | {env_name: token}, stdout=subprocess.PIPE, text=True)
+        if "simulator on" not in (self.process.stdout.readline() if self.process.stdout else ""):
+            self.stop()
+            raise RuntimeError(f"the {kind} simulator did not start")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def control(self, method: str, path: str, body: dict | None = None) -> Any:
+        answer = requests.request(method, f"{self.url}/_sim/{path}", json=body, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def seed_stock(engine: Any, seed: int) -> None:
+    """One stock for both marketplaces, listed on each under its own references; the simulators'
+    catalogues are drawn from the seed, so building them here gives the same listings."""
+    catalogues = {kind: SIMULATORS[kind](seed=seed, orders=0).world.catalogue() for kind in SIMULATORS}
+    refurbed = {offer["sku"]: offer["offer_id"] for offer in catalogues["refurbed"]}
+    rows = [
+        {
+            "sku": listing["sku"],
+            "on_hand": listing["quantity"],
+            "listings": {CODES["backmarket"]: str(listing["listing_id"]), CODES["refurbed"]: refurbed[listing["sku"]]},
+        }
+        for listing in catalogues["backmarket"]
+    ]
+    stock.seed_stock(engine, rows)
+
+
+def random_faults(rng: random.Random) -> dict[str, Any]:
+    """Off half the time; else two or three modes at random rates."""
+    if rng.random() < 0.5:
+        return OFF | {"seed": rng.randrange(10**6)}
+    chosen = rng.sample(sorted(RATES), rng.randint(2, 3))
+    return OFF | {"seed": rng.randrange(10**6), "timeout_seconds": 0.8} | {k: rng.uniform(0, RATES[k]) for k in chosen}
+
+
+def run_worker(url: str, code: str, sync_type: str, kill_after: float | None) -> str:
+    """``ok``, ``failed`` (the marketplace failed), ``killed``, or ``crashed`` (anything else)."""
+    env = os.environ | {name: token for name, token in TOKENS.values()}
+    command = [sys.executable, "-m", "benchmarks.chaos_worker", url, code, sync_type]
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = worker.communicate(timeout=kill_after if kill_after is not None else 300)
+    except subprocess.TimeoutExpired:
+        os.kill(worker.pid, signal.SIGKILL)  # a real kill -9, wherever the worker is
+        worker.communicate()
+        return "killed"
+    if worker.returncode == 0:
+        return "ok"
+    if worker.returncode == 2:
+        return "failed"
+    print(f"  worker {code} {sync_type} exited {worker.returncode}: {err.strip().splitlines()[-1:]}", flush=True)
+    return "crashed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.chaos", description=__doc__)
+    parser.add_argument("--syncs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--kill-rate", type=float, default=0.3, help="share of syncs killed at a random moment")
+    args = parser.parse_args(argv)
+    # Oversold units are expected here (both marketplaces sell one stock): count, do not log them.
+    logging.getLogger("ordersync_pipeline").setLevel(logging.ERROR)
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    outcomes: Counter = Counter()
+    sims: dict[str, Simulator] = {}
+    try:
+        for kind in SIMULATORS:
+            sims[kind] = Simulator(kind, args.seed)
+        with scratch_database(args.db) as engine:
+            upsert_marketplaces(
+                engine,
+                [
+                    MarketplaceEntry(code=CODES[k], kind=k, base_url=s.url, token_env=TOKENS[k][0], settings=SETTINGS)
+                    for k, s in sims.items()
+                ],
+            )
+            seed_stock(engine, args.seed)
+            url = engine.url.render_as_string(hide_password=False)
+            for n in range(args.syncs):
+                for sim in sims.values():
+                    sim.control("POST", "advance", {"minutes": rng.randint(5, 120), "steps": 2})
+                    sim.control("POST", "faults", random_faults(rng))
+                kind = rng.choice(sorted(sims))
+                sync_type = rng.choice(SYNC_TYPES[kind])
+                kill_after = rng.uniform(0.0, 1.5) if rng.random() < args.kill_rate else None
+                outcome = run_worker(url, CODES[kind], sync_type, kill_after)
+                outcomes[outcome] += 1
+                if (n + 1) % 25 == 0:
+                    print(f"{n + 1} syncs: {dict(outcomes)}", flush=True)
+            faults: Counter = Counter()
+            for sim in sims.values():
+                faults.update(sim.control("POST", "faults", OFF)["injected"])
+            violations = converge_and_check(engine, url, sims)
+    finally:
+        for sim in sims.values():
+            sim.stop()
+    seconds = time.perf_counter() - started
+    print(f"syncs: {args.syncs} ({dict(outcomes)}), {seconds:.1f} s on {args.db}")
+    print(f"faults injected: {dict(sorted(faults.items()))}")
+    print(f"kills (SIGKILL): {outcomes['killed']}")
+    print(f"violations: {len(violations)}")
+    for violation in violations[:20]:
+        print(f"  {violation}")
+    summary = {"syncs": args.syncs, "faults": dict(sorted(faults.items())), "kills": outcomes["killed"]}
+    print(json.dumps(summary | {"violations": len(violations), "crashed": outcomes["crashed"]}))
+    return 1 if violations else 0
+
+
+def converge_and_check(engine: Any, url: str, sims: dict[str, Simulator]) -> list[str]:
+    """Every sync type of every marketplace to completion without faults, then the invariants."""
+    os.environ.update({name: token for name, token in TOKENS.values()})
+    for kind in sims:
+        for sync_type in SYNC_TYPES[kind]:
+            step(url, CODES[kind], sync_type)
+    # new accepts orders, which changes them: modified reads them back, then the stock settles.
+    for kind in sims:
+        step(url, CODES[kind], "modified")
+    return invariant_violations(engine, {CODES[k]: s for k, s in sims.items()})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""DESIGN.md's invariants, checked against the database and the simulators after the chaos runs.
+
+Each check returns sentences naming what is wrong; an empty list means it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from sqlalchemy import Engine, func, select
+
+from ordersync_pipeline.db.tables import marketplaces, order_events, order_items, orders
+from ordersync_pipeline.stock import checks
+from ordersync_pipeline.stock.push import listings_to_push
+
+CHECKS = (checks.check_stock_not_negative, checks.check_locks_match_status, checks.check_locked_quantity)
+
+
+def invariant_violations(engine: Engine, sims: dict[str, Any]) -> list[str]:
+    found = _duplicates(engine) + _events(engine)
+    for check in CHECKS:
+        result = check(engine)
+        found += [f"{result.name}: {detail}" for detail in result.details]
+    found += _listings(engine, sims)
+    found += _missing_orders(engine, sims)
+    return found
+
+
+def _duplicates(engine: Engine) -> list[str]:
+    """1. One row per (marketplace, order reference) and per (order, line reference)."""
+    with engine.connect() as conn:
+        dup_orders = conn.execute(
+            select(orders.c.marketplace_id, orders.c.reference)
+            .group_by(orders.c.marketplace_id, orders.c.reference)
+            .having(func.count() > 1)
+        ).all()
+        dup_items = conn.execute(
+            select(order_items.c.order_id, order_items.c.reference)
+            .group_by(order_items.c.order_id, order_items.c.reference)
+            .having(func.count() > 1)
+        ).all()
+    return [f"order {r.reference} of marketplace {r.marketplace_id} stored twice" for r in dup_orders] + [
+        f"line {r.reference} of order id {r.order_id} stored twice" for r in dup_items
+    ]
+
+
+def _events(engine: Engine) -> list[str]:
+    """2. Exactly one OrderCreated per order; no event key twice; every event applied."""
+    created = (
+        select(order_events.c.order_id, func.count().label("n"))
+        .where(order_events.c.type == "OrderCreated")
+        .group_by(order_events.c.order_id)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        wrong = conn.execute(
+            select(orders.c.reference, func.coalesce(created.c.n, 0).label("n"))
+            .outerjoin(created, created.c.order_id == orders.c.id)
+            .where(func.coalesce(created.c.n, 0) != 1)
+        ).all()
+        keys = conn.execute(
+            select(order_events.c.event_key).group_by(order_events.c.event_key).having(func.count() > 1)
+        ).all()
+        pending = conn.execute(select(func.count()).where(order_events.c.processed_at.is_(None))).scalar_one()
+    found = [f"order {r.reference} has {r.n} OrderCreated events" for r in wrong]
+    found += [f"event key {r.event_key} written twice" for r in keys]
+    if pending:
+        found.append(f"{pending} event(s) still unapplied after the clean run")
+    return found
+
+
+def _listings(engine: Engine, sims: dict[str, Any]) -> list[str]:
+    """5. After the push, each listing's quantity at the marketplace equals the computed one."""
+    with engine.connect() as conn:
+        codes = dict(conn.execute(select(marketplaces.c.id, marketplaces.c.code)).all())
+    at_marketplace = {code: sim.control("GET", "state")["listings"] for code, sim in sims.items()}
+    found = []
+    for listing in listings_to_push(engine):
+        code = codes[listing.marketplace_id]
+        there = at_marketplace[code].get(listing.sku)
+        if there != listing.quantity:
+            where = f"{code} listing {listing.listing_ref} ({listing.sku})"
+            pushed = listing.pushed_quantity
+            found.append(f"{where}: {there} at the marketplace, {listing.quantity} computed, {pushed} last pushed")
+    return found
+
+
+def _missing_orders(engine: Engine, sims: dict[str, Any]) -> list[str]:
+    """6. Every order the marketplace lists is in the database after a clean modified sync."""
+    found = []
+    with engine.connect() as conn:
+        for code, sim in sims.items():
+            stored = set(
+                conn.execute(select(orders.c.reference).join(marketplaces).where(marketplaces.c.code == code)).scalars()
+            )
+            missing = sorted(listed_orders(sim) - stored)
+            found += [f"{code} order {ref} is listed at the marketplace but not stored" for ref in missing]
+    return found
+
+
+def listed_orders(sim: Any) -> set[str]:
+    """The references of every order the simulator lists, read over its API as a client would."""
+    refs: set[str] = set()
+    if sim.kind == "backmarket":
+        headers = {"Authorization": f"Basic {sim.token}", "User-Agent": "BM-Chaos-Check;ops@example.com"}
+        page = 1
+        while True:
+            body = requests.get(
+                f"{sim.url}/ws/orders", params={"page-size": 50, "page": page}, headers=headers, timeout=30
+            ).json()
+            refs.update(str(order["order_id"]) for order in body["results"])
+            if not body.get("next"):
+                return refs
+            page += 1
+    after = None
+    while True:
+        pagination: dict[str, Any] = {"limit": 100} | ({"starting_after": after} if after else {})
+        body = requests.post(
+            f"{sim.url}/refb.merchant.v1.OrderService/ListOrders",
+            json={"pagination": pagination, "sort": {"by": "ID", "order": "ASC"}},
+            headers={"Authorization": f"Plain {sim.token}"},
+            timeout=30,
+        ).json()
+        found = [str(order["id"]) for order in body.get("orders") or []]
+        refs.update(found)
+        if not body.get("has_more") or not found:
+            return refs
+        after = found[-1]
