@@ -142,3 +142,15 @@ def test_both_marketplaces_selling_the_last_unit_give_one_lock_one_short_and_a_f
     (oversell,) = [check for check in run.failed_checks if check[0] == "no_oversell"]
     named = " ".join(oversell[2])
     assert str(on_seller) in named and str(on_other) in named
+
+
+def test_an_order_cancelled_before_any_sync_saw_it_still_gets_its_listing_back(shop):
+    """The marketplace lowered its listing itself when the order came in; nothing was locked."""
+    order = shop.order()
+    shop.driver.cancel_item(shop.seller.world, order, SKU)
+    assert shop.listed() == (2, 3)
+
+    shop.cycle("modified")
+
+    assert shop.locks() == {str(order): "released"}
+    assert shop.on_hand() == 3 and shop.listed() == (3, 3)

@@ -180,6 +180,17 @@ def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:
                 for lock in new
             ],
         )
+        # The marketplace that took an order lowered its own listing already: what was last pushed
+        # there no longer holds, so the next push sends the computed quantity again.
+        conn.execute(
+            update(marketplace_stock)
+            .where(
+                marketplace_stock.c.marketplace_id == bindparam("b_marketplace"),
+                marketplace_stock.c.sku == bindparam("b_sku"),
+            )
+            .values(pushed_quantity=None),
+            [{"b_marketplace": m, "b_sku": sku} for m, sku in sorted({(x.marketplace_id, x.sku) for x in new})],
+        )
     changed = planner.changed_locks()
     if changed:
         conn.execute(
