@@ -49,6 +49,7 @@ from ordersync_pipeline.marketplaces.base import (
     StockResult,
     StockUpdate,
 )
+from ordersync_pipeline.marketplaces.parsing import parse_orders
 
 log = logging.getLogger(__name__)
 
@@ -321,12 +322,7 @@ class BackMarketAdapter(MarketplaceAdapter):
         return Fetched(page, fast.next or None, fast.count, len(fast.results))
 
     def _order_page(self, results: list[Any]) -> Page:
-        page = Page()
-        for raw in results:
-            try:
-                page.orders.append(parse_order(raw))
-            except ValueError as exc:
-                page.errors.append(RecordError(reference=_reference(raw), error=str(exc), raw=raw))
+        page = parse_orders(results, parse_order, _reference)
         if page.errors:
             log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
         return page

@@ -7,13 +7,14 @@ where Back Market documents an integer means the payload is not what we think it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from ordersync_pipeline.marketplaces.base import Status
+from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none
 
 # Orderline states (document, "Table 6 - States for Orderlines").
 LINE_STATUS: dict[int, Status] = {
@@ -50,20 +51,6 @@ def _no_float(value: Any) -> Any:
 
 
 Money = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
-
-
-def as_utc(value: datetime) -> datetime:
-    """Back Market sends RFC 3339 with an offset; a value without one is taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def blank_to_none(value: Any) -> Any:
-    # Back Market sends "" for a delivery note or tracking number it has not made yet.
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 class _Payload(BaseModel):

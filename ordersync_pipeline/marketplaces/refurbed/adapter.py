@@ -36,11 +36,11 @@ from ordersync_pipeline.marketplaces.base import (
     OrderDocuments,
     OrderItem,
     Page,
-    RecordError,
     StockResult,
     StockUpdate,
     SyncType,
 )
+from ordersync_pipeline.marketplaces.parsing import parse_orders
 from ordersync_pipeline.marketplaces.refurbed.client import RefurbedClient, rpc_name
 from ordersync_pipeline.marketplaces.refurbed.models import (
     OPEN_ORDER_STATES,
@@ -281,12 +281,7 @@ class RefurbedAdapter(MarketplaceAdapter):
             after = last
 
     def _order_page(self, raws: list[Any]) -> Page:
-        page = Page()
-        for raw in raws:
-            try:
-                page.orders.append(parse_order(raw))
-            except ValueError as exc:
-                page.errors.append(RecordError(reference=_reference(raw), error=str(exc), raw=raw))
+        page = parse_orders(raws, parse_order, _reference)
         if page.errors:
             log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
         return page

@@ -9,13 +9,14 @@ fields the adapter uses are declared; unknown ones are ignored, as Refurbed adds
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
 
 from ordersync_pipeline.marketplaces.base import Status
+from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none
 
 # OrderItemState (document): NEW waits for the merchant; REJECTED and CANCELLED end it unshipped
 # (rejected by the merchant, cancelled by the customer); SHIPPED may still become RETURNED.
@@ -51,20 +52,6 @@ UNSHIPPED_ENDS = frozenset({"REJECTED", "CANCELLED"})
 
 _INT64 = re.compile(r"^-?\d{1,19}$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def as_utc(value: datetime) -> datetime:
-    """RFC 3339 carries an offset; a value without one is taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def blank_to_none(value: Any) -> Any:
-    # The gateway sends unset string fields as "" (or leaves them out).
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _int64(value: str) -> str:
