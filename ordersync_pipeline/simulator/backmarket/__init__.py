@@ -7,18 +7,20 @@ with BackMarketSimulator(tokens={"demo-backmarket-token"}, seed=7, orders=20) as
 
 from __future__ import annotations
 
-import threading
 from typing import Any
+
+from ordersync_pipeline.simulator.running import RunningSimulator
 
 from .faults import Faults
 from .model import DELETE, ApiError
 from .server import SimulatorServer
 from .world import World
 
-HOST = "127.0.0.1"
 
+class BackMarketSimulator(RunningSimulator):
+    name = "backmarket-simulator"
+    server_class = SimulatorServer
 
-class BackMarketSimulator:
     def __init__(
         self,
         tokens: set[str] | frozenset[str] | list[str] = frozenset({"demo-backmarket-token"}),
@@ -40,41 +42,9 @@ class BackMarketSimulator:
             seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour, lines_per_order=lines_per_order
         )
         self.faults = Faults(latency=latency, rate_limit=rate_limit)
-        self._server: SimulatorServer | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the simulator is not started")
-        return f"http://{HOST}:{self._server.server_address[1]}"
-
-    def start(self) -> BackMarketSimulator:
-        if self._server is not None:
-            return self
-        self._server = SimulatorServer((HOST, self.port), self.world, self.faults, self.tokens)
-        self._server.verbose = self.verbose
-        self.world.base_url = self.url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="backmarket-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> BackMarketSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _started(self) -> None:
+        self.world.base_url = self.url  # the listing's `next` links are absolute
 
 
 __all__ = ["DELETE", "ApiError", "BackMarketSimulator", "Faults", "World"]
