@@ -8,11 +8,13 @@ the real table. Sending them as multi-row ``VALUES`` costs several times more on
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Column, ColumnElement, Connection, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -66,6 +68,24 @@ def insert_ignoring_duplicates(
     return len(result.all())
 
 
+def one_of(conn: Connection, column: Column, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on Postgres as ``= ANY(array)``: one parameter however many values,
+    where an ``IN`` list costs a parameter (to render, send and parse) per value."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys); on Postgres through ``COPY``."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_into(conn, table.name, table, list(rows[0]), rows)
+        return
+    conn.execute(table.insert(), list(rows))
+
+
 def begin_write(conn: Connection) -> None:
     """On SQLite, take the write lock before the first read of a read-then-write transaction.
 
@@ -105,11 +125,7 @@ def _staged_insert(
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {_q(table.name)} WITH NO DATA"
     )
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {stage} ({names}) FROM STDIN", _copy_buffer(conn, table, columns, rows))
-    finally:
-        cursor.close()
+    _copy_into(conn, f"ordersync_stage_{table.name}", table, columns, rows)
     sql = (
         f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} FROM {stage} "
         f"ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
@@ -122,31 +138,67 @@ def _staged_insert(
     return rows_back
 
 
+def _copy_into(conn: Connection, target: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
+    """``COPY target (columns) FROM STDIN`` with ``rows``, each value as ``table``'s column binds it."""
+    names = ", ".join(_q(c) for c in columns)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {_q(target)} ({names}) FROM STDIN", _copy_buffer(conn, table, columns, rows))
+    finally:
+        cursor.close()
+
+
 def _copy_buffer(conn: Connection, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> io.StringIO:
     """The rows in COPY's text format, each value as the column's type would bind it."""
-    dialect = conn.dialect
-    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
-    pairs = list(zip(columns, processors, strict=True))
-    lines = []
-    for row in rows:
-        values = []
-        for column, process in pairs:
-            value = row[column]
-            if process is not None:
-                value = process(value)
-            values.append(_copy_text(value))
-        lines.append("\t".join(values))
+    formats = [(c, _copy_format(table.c[c], conn.dialect)) for c in columns]
+    lines = ["\t".join([text(row[c]) for c, text in formats]) for row in rows]
     lines.append("")
     return io.StringIO("\n".join(lines))
+
+
+# COPY's text format: NULL is \N; backslash, tab and line ends are escaped.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]").search  # far cheaper than translate() on the usual plain text
+
+
+def _copy_format(column: Column, dialect: Any) -> Callable[[Any], str]:
+    """How a value of ``column`` is written for ``COPY``: the plain types directly (hundreds of
+    thousands of values go through here), the others through the type's bind processor."""
+    process = column.type._cached_bind_processor(dialect)
+    if process is None:
+        try:
+            kind = column.type.python_type
+        except NotImplementedError:
+            kind = object
+        if kind is str:
+            return _str_text
+        if kind is int:
+            return _int_text
+        if kind is datetime:
+            return _datetime_text
+        return _copy_text
+    return lambda value: _copy_text(process(value))
+
+
+def _str_text(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    return value.translate(_ESCAPES) if _NEEDS_ESCAPE(value) else value
+
+
+def _int_text(value: int | None) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def _datetime_text(value: datetime | None) -> str:
+    return "\\N" if value is None else value.isoformat()
 
 
 def _copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
+        return _str_text(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, datetime | date):

@@ -2,22 +2,22 @@
 
 A batch of events is one transaction and a fixed number of statements, whatever its size:
 
-1. take the oldest pending events ``FOR UPDATE`` (Postgres);
+1. wait for the applier lock (Postgres), then take the oldest pending events;
 2. read the items of the orders they name;
 3. create missing ``inventory`` rows (on_hand 0: an unknown SKU has nothing to sell);
 4. lock those SKUs' ``inventory`` rows ``FOR UPDATE``, in SKU order, and read on_hand;
 5. read the locks of the items, every ``short`` lock of those SKUs and the units their
    ``locked`` locks hold (summed by the database), now that nobody else can change them;
-6. decide in memory (``locks.Planner``), then write: one insert of new locks, one update of
-   changed locks, one update of on_hand, one update of ``marketplace_stock.locked_quantity``,
-   one update marking the events processed.
+6. decide in memory (``locks.Planner``), then write: one insert of new locks (``COPY`` on
+   Postgres), one update of changed locks, one update of on_hand, one update of
+   ``marketplace_stock.locked_quantity``, one update marking the events processed.
 
-Why the events are locked without ``SKIP LOCKED``: two appliers skipping each other's events
-would run different batches side by side, and when units are scarce whichever reached a SKU
-first would get them; the outcome would depend on timing. Waiting instead makes a second
-applier take the next batch after the first commits (the ``processed_at IS NULL`` condition is
-re-checked on the rows it waited for), so two appliers leave exactly what one leaves. The SKU
-row locks additionally serialise on_hand against a stock import running at the same time.
+Why one applier at a time (a transaction advisory lock) rather than appliers skipping each
+other's events: two appliers running different batches side by side would race for scarce units,
+and whichever reached a SKU first would get them; the outcome would depend on timing. Waiting
+instead makes a second applier read the pending events after the first commits, so two appliers
+leave exactly what one leaves. The SKU row locks additionally serialise on_hand against a stock
+import running at the same time.
 
 SQLite has no row locks; ``BEGIN IMMEDIATE`` takes its single write lock before the first read,
 so that the read-decide-write of a batch cannot interleave with another writer.
@@ -28,9 +28,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, union, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, union, update
 
-from ordersync_pipeline.db.statements import begin_write, insert_for
+from ordersync_pipeline.db.statements import begin_write, insert_for, insert_rows, one_of
 from ordersync_pipeline.db.tables import (
     inventory,
     marketplace_stock,
@@ -61,7 +61,11 @@ class ApplyReport:
     shortfalls: list[Shortfall] = field(default_factory=list)
 
 
-def apply_pending_events(engine: Engine, batch_size: int = 5000) -> ApplyReport:
+#: the Postgres advisory lock that one applier holds for each batch's transaction
+APPLIER_LOCK = 0x6F72_6465_7273_746B  # "orderstk"
+
+
+def apply_pending_events(engine: Engine, batch_size: int = 20_000) -> ApplyReport:
     """Apply every pending event, ``batch_size`` at a time, each batch in its own transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -74,8 +78,9 @@ def apply_pending_events(engine: Engine, batch_size: int = 5000) -> ApplyReport:
 
 
 def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
-    postgres = conn.dialect.name == "postgresql"
     begin_write(conn)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLIER_LOCK})
     now = utcnow()
 
     pending = (
@@ -84,8 +89,6 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
         .order_by(order_events.c.id)
         .limit(batch_size)
     )
-    if postgres:
-        pending = pending.with_for_update(of=order_events)
     events = conn.execute(pending).all()
     if not events:
         return 0
@@ -108,7 +111,7 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
             orders.c.marketplace_id,
         )
         .join(orders, orders.c.id == order_items.c.order_id)
-        .where(order_items.c.order_id.in_(order_ids))
+        .where(one_of(conn, order_items.c.order_id, order_ids))
         .order_by(order_items.c.id)
     ).all()
     items = [Item(r.id, r.order_id, r.marketplace_id, r.sku, r.quantity, str(r.status)) for r in item_rows]
@@ -122,8 +125,8 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
         )
     # The SKUs to lock: the items' and, should an item have changed SKU, its lock's old one.
     skus_to_lock = union(
-        select(order_items.c.sku).where(order_items.c.id.in_(item_ids)),
-        select(locks_t.c.sku).where(locks_t.c.order_item_id.in_(item_ids)),
+        select(order_items.c.sku).where(one_of(conn, order_items.c.id, item_ids)),
+        select(locks_t.c.sku).where(one_of(conn, locks_t.c.order_item_id, item_ids)),
     )
     on_hand = lock_inventory(conn, skus_to_lock)
     # Read only now, under the row locks: nobody else can change these locks until we commit.
@@ -139,7 +142,9 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
 
     write_plan(conn, planner, skus)
     conn.execute(
-        update(order_events).where(order_events.c.id.in_([event.id for event in events])).values(processed_at=now)
+        update(order_events)
+        .where(one_of(conn, order_events.c.id, [event.id for event in events]))
+        .values(processed_at=now)
     )
 
     counts = planner.counts
@@ -164,8 +169,9 @@ def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:
     """The planner's decisions, one statement per table (each one executemany)."""
     new = planner.new_locks()
     if new:
-        conn.execute(
-            locks_t.insert(),
+        insert_rows(
+            conn,
+            locks_t,
             [
                 {
                     "order_item_id": lock.order_item_id,
@@ -233,7 +239,8 @@ def lock_inventory(conn: Connection, skus) -> dict[str, int]:
 
     A fixed order means two transactions wanting the same SKUs queue instead of deadlocking.
     """
-    stock = select(inventory.c.sku, inventory.c.on_hand).where(inventory.c.sku.in_(skus))
+    where = one_of(conn, inventory.c.sku, skus) if isinstance(skus, list) else inventory.c.sku.in_(skus)
+    stock = select(inventory.c.sku, inventory.c.on_hand).where(where)
     stock = stock.order_by(inventory.c.sku)
     if conn.dialect.name == "postgresql":
         stock = stock.with_for_update(of=inventory)
@@ -247,7 +254,7 @@ def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
         return {}
     rows = conn.execute(
         select(locks_t.c.sku, func.sum(locks_t.c.quantity))
-        .where(locks_t.c.sku.in_(skus), locks_t.c.status == LOCKED)
+        .where(one_of(conn, locks_t.c.sku, skus), locks_t.c.status == LOCKED)
         .group_by(locks_t.c.sku)
     )
     return {sku: int(units) for sku, units in rows}
@@ -263,8 +270,8 @@ def load_locks(conn: Connection, skus: list[str], item_ids: list[int]) -> dict[i
         .join(order_items, order_items.c.id == locks_t.c.order_item_id)
         .where(
             or_(
-                locks_t.c.order_item_id.in_(item_ids),
-                and_(locks_t.c.sku.in_(skus), locks_t.c.status == SHORT),
+                one_of(conn, locks_t.c.order_item_id, item_ids),
+                and_(one_of(conn, locks_t.c.sku, skus), locks_t.c.status == SHORT),
             )
         )
     ).all()
@@ -315,5 +322,5 @@ def sync_locked_quantity(conn: Connection, skus: list[str] | None = None) -> Non
     )
     stmt = update(marketplace_stock).values(locked_quantity=total)
     if skus is not None:
-        stmt = stmt.where(marketplace_stock.c.sku.in_(skus))
+        stmt = stmt.where(one_of(conn, marketplace_stock.c.sku, skus))
     conn.execute(stmt)

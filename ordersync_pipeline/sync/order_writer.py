@@ -1,12 +1,14 @@
 """Diff a batch of orders against the database and write what changed, with its events.
 
-A batch costs a fixed number of statements whatever its size: one query for the orders it
-touches, one for their items, one upsert per table, one insert of events, and the error rows.
-Everything of a batch is one transaction, so an event exists exactly when its change does.
+A batch costs a fixed number of statements whatever its size: one query for the fingerprints of
+the orders it touches, one for the rows and one for the items of those that changed, one upsert
+per table, one insert of events, and the error rows. Everything of a batch is one transaction, so
+an event exists exactly when its change does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from ordersync_pipeline.db.statements import insert_ignoring_duplicates, upsert
+from ordersync_pipeline.db.statements import insert_ignoring_duplicates, one_of, upsert
 from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
-from ordersync_pipeline.marketplaces.base import Order, RecordError
+from ordersync_pipeline.marketplaces.base import Order, RecordError, Status
 from ordersync_pipeline.sync import events
 
 ORDER_FIELDS = ("status", "marketplace_state", "currency", "total_price", "created_at", "modified_at")
@@ -35,7 +37,18 @@ class BatchResult:
     accepted: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _order_row(marketplace_id: int, order: Order, existing: Any | None, now) -> dict[str, Any]:
+def fingerprint(order: Order) -> str:
+    """A digest of everything this module stores of ``order``: equal digests, nothing to write."""
+    values: list[Any] = [order.reference, order.status, order.marketplace_state, order.currency, order.total_price]
+    values += [order.created_at, order.modified_at, *(getattr(order, name) for name in DOCUMENT_FIELDS)]
+    for item in order.items:
+        values += [item.reference, item.sku, item.listing_ref, item.quantity, item.unit_price, item.status]
+        values.append(item.marketplace_state)
+    text = "\x1f".join(["\x00" if value is None else str(value) for value in values])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, digest: str) -> dict[str, Any]:
     row = {
         "marketplace_id": marketplace_id,
         "reference": order.reference,
@@ -46,6 +59,7 @@ def _order_row(marketplace_id: int, order: Order, existing: Any | None, now) -> 
         "created_at": utc_naive(order.created_at),
         "modified_at": utc_naive(order.modified_at),
         "synced_at": now,
+        "fingerprint": digest,
     }
     for name in DOCUMENT_FIELDS:
         value = getattr(order, name)
@@ -139,28 +153,50 @@ def write_orders(
         return result
     now = utcnow()
     references = [o.reference for o in batch]
-    existing = {
+    digests = {o.reference: fingerprint(o) for o in batch}
+    known = {
         row.reference: row
         for row in conn.execute(
-            select(orders).where(orders.c.marketplace_id == marketplace_id, orders.c.reference.in_(references))
+            select(orders.c.id, orders.c.reference, orders.c.fingerprint).where(
+                orders.c.marketplace_id == marketplace_id, one_of(conn, orders.c.reference, references)
+            )
         )
     }
+    accepted_now = accepted_now or {}
+
+    def unchanged(order: Order) -> bool:
+        # An order with a paid item is always read: the new sync needs to know which items it
+        # accepted already, so that none is accepted twice.
+        row = known.get(order.reference)
+        return (
+            row is not None
+            and row.fingerprint == digests[order.reference]
+            and order.reference not in accepted_now
+            and all(item.status != Status.PAID for item in order.items)
+        )
+
+    changed = [order for order in batch if not unchanged(order)]
+    result.unchanged = len(batch) - len(changed)
+    existing: dict[str, Any] = {}
+    known_ids = [known[o.reference].id for o in changed if o.reference in known]
+    if known_ids:
+        rows = conn.execute(select(orders).where(one_of(conn, orders.c.id, known_ids)))
+        existing = {row.reference: row for row in rows}
     old_items: dict[int, dict[str, Any]] = {}
     if existing:
-        ids = [row.id for row in existing.values()]
-        for row in conn.execute(select(order_items).where(order_items.c.order_id.in_(ids))):
+        for row in conn.execute(select(order_items).where(one_of(conn, order_items.c.order_id, known_ids))):
             old_items.setdefault(row.order_id, {})[row.reference] = row
 
     order_rows, pending_items, pending_events = [], [], []
-    for order in batch:
+    for order in changed:
         before = existing.get(order.reference)
         items_before = old_items.get(before.id, {}) if before is not None else {}
         accepted_at = {ref: row.accepted_at for ref, row in items_before.items() if row.accepted_at}
-        for ref in (accepted_now or {}).get(order.reference, ()):
+        for ref in accepted_now.get(order.reference, ()):
             accepted_at.setdefault(ref, now)
         result.accepted[order.reference] = set(accepted_at)
 
-        row = _order_row(marketplace_id, order, before, now)
+        row = _order_row(marketplace_id, order, before, now, digests[order.reference])
         items = _item_rows(before.id if before is not None else 0, order, accepted_at)
         changed_items = [
             item
@@ -210,7 +246,7 @@ def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str
     if references:
         conn.execute(
             delete(sync_errors).where(
-                sync_errors.c.marketplace_id == marketplace_id, sync_errors.c.reference.in_(list(references))
+                sync_errors.c.marketplace_id == marketplace_id, one_of(conn, sync_errors.c.reference, references)
             )
         )
 

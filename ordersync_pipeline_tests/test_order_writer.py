@@ -1,0 +1,161 @@
+"""The order writer's fingerprints: an unchanged order costs no reads of its row or items and no
+writes; any change to what is stored is still seen and written."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select, update
+
+from ordersync_pipeline.db import tables
+from ordersync_pipeline.marketplaces.base import Order, OrderItem, Status
+from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, find_marketplace, upsert_marketplaces
+from ordersync_pipeline.sync.order_writer import fingerprint, write_orders
+
+SHIPPED = Order(
+    reference="1001",
+    status=Status.SHIPPED,
+    marketplace_state="3",
+    currency="EUR",
+    total_price=Decimal("389.00"),
+    created_at=datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
+    modified_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+    items=(
+        OrderItem(
+            reference="5001",
+            sku="IPH13-128-BLK-A",
+            listing_ref="L1",
+            quantity=1,
+            unit_price=Decimal("389.00"),
+            status=Status.SHIPPED,
+            marketplace_state="3",
+        ),
+    ),
+    tracking_number="TRK1",
+)
+
+ORDER_CHANGES = {
+    "status": Status.CANCELLED,
+    "marketplace_state": "4",
+    "currency": "USD",
+    "total_price": Decimal("389.01"),
+    "created_at": datetime(2026, 11, 1, 9, 1, tzinfo=UTC),
+    "modified_at": datetime(2026, 11, 2, 9, 1, tzinfo=UTC),
+    "delivery_note_url": "https://example.test/note.pdf",
+    "label_url": "https://example.test/label.pdf",
+    "tracking_number": "TRK2",
+}
+ITEM_CHANGES = {
+    "reference": "5002",
+    "sku": "IPH12-64-BLU-B",
+    "listing_ref": "L2",
+    "quantity": 2,
+    "unit_price": Decimal("388.99"),
+    "status": Status.RETURNED,
+    "marketplace_state": "6",
+}
+
+
+def _with_item_change(order: Order, name: str, value) -> Order:
+    return order.with_items([dataclasses.replace(order.items[0], **{name: value})])
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_CHANGES))
+def test_every_stored_order_field_changes_the_fingerprint(name):
+    assert fingerprint(dataclasses.replace(SHIPPED, **{name: ORDER_CHANGES[name]})) != fingerprint(SHIPPED)
+
+
+@pytest.mark.parametrize("name", sorted(ITEM_CHANGES))
+def test_every_stored_item_field_changes_the_fingerprint(name):
+    assert fingerprint(_with_item_change(SHIPPED, name, ITEM_CHANGES[name])) != fingerprint(SHIPPED)
+
+
+def test_a_missing_value_and_the_text_none_differ():
+    assert fingerprint(dataclasses.replace(SHIPPED, label_url="None")) != fingerprint(SHIPPED)
+
+
+@pytest.fixture
+def marketplace_id(engine):
+    upsert_marketplaces(
+        engine, [MarketplaceEntry(code="bm-test", kind="backmarket", base_url="http://x", token_env="T")]
+    )
+    with engine.connect() as conn:
+        return find_marketplace(conn, "bm-test").id
+
+
+def _statements(engine, action):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with engine.begin() as conn:
+            result = action(conn)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return result, seen
+
+
+def test_an_unchanged_order_is_neither_read_in_full_nor_written(engine, marketplace_id):
+    with engine.begin() as conn:
+        assert write_orders(conn, marketplace_id, [SHIPPED]).created == 1
+
+    result, statements = _statements(engine, lambda conn: write_orders(conn, marketplace_id, [SHIPPED]))
+
+    assert (result.created, result.updated, result.unchanged, result.events) == (0, 0, 1, 0)
+    assert not [s for s in statements if "FROM order_items" in s], statements
+    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE"))], statements
+
+
+@pytest.mark.parametrize("change", ["unit_price", "label_url"])
+def test_a_change_behind_a_stored_fingerprint_is_written_with_the_new_fingerprint(engine, marketplace_id, change):
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [SHIPPED])
+    if change == "unit_price":
+        changed = _with_item_change(SHIPPED, "unit_price", Decimal("379.00"))
+    else:
+        changed = dataclasses.replace(SHIPPED, label_url="https://example.test/label.pdf")
+
+    with engine.begin() as conn:
+        result = write_orders(conn, marketplace_id, [changed])
+
+    assert (result.updated, result.unchanged) == (1, 0)
+    with engine.connect() as conn:
+        stored = conn.execute(select(tables.orders)).one()
+        price = conn.execute(select(tables.order_items.c.unit_price)).scalar_one()
+    assert stored.fingerprint == fingerprint(changed)
+    assert (price, stored.label_url) == (
+        changed.items[0].unit_price,
+        changed.label_url,
+    )
+
+
+def test_an_order_stored_without_a_fingerprint_is_compared_field_by_field(engine, marketplace_id):
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [SHIPPED])
+        conn.execute(update(tables.orders).values(fingerprint=None))
+
+    with engine.begin() as conn:
+        same = write_orders(conn, marketplace_id, [SHIPPED])
+        moved = write_orders(conn, marketplace_id, [dataclasses.replace(SHIPPED, tracking_number="TRK9")])
+
+    assert (same.unchanged, same.updated, moved.updated) == (1, 0, 1)
+
+
+def test_a_paid_order_is_always_read_so_that_its_accepted_items_are_known(engine, marketplace_id):
+    paid = dataclasses.replace(
+        SHIPPED, status=Status.PAID, items=(dataclasses.replace(SHIPPED.items[0], status=Status.PAID),)
+    )
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [paid], accepted_now={"1001": {"5001"}})
+
+    with engine.begin() as conn:
+        again = write_orders(conn, marketplace_id, [paid])
+
+    assert again.unchanged == 1
+    assert again.accepted == {"1001": {"5001"}}
