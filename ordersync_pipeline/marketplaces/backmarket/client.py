@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ordersync_pipeline.marketplaces.backmarket.pacing import Pacer
@@ -35,6 +34,7 @@ from ordersync_pipeline.marketplaces.base import (
     MarketplaceConfig,
     MarketplaceError,
 )
+from ordersync_pipeline.marketplaces.sessions import http_session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,16 +96,6 @@ def _retry(settings: dict[str, Any], methods: frozenset[str], pacer: Pacer | Non
     return retry
 
 
-def _session(headers: dict[str, str], retry: Retry) -> requests.Session:
-    session = requests.Session()
-    session.headers.update(headers)
-    # Pages are fetched by a few threads at once: keep a connection for each.
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 class BackMarketClient:
     def __init__(self, config: MarketplaceConfig) -> None:
         self.code = config.code
@@ -131,9 +121,10 @@ class BackMarketClient:
         self.pacer = Pacer.for_account(config.base_url, config.token, settings)
         #: pages fetched at once; the pacer keeps them within the account's budget.
         self.concurrency = max(1, int(settings.get("concurrency", 4)))
-        self._reads = _session(headers, _retry(settings, frozenset({"GET"}), self.pacer))
-        self._idempotent_writes = _session(headers, _retry(settings, frozenset({"POST"}), self.pacer))
-        self._once = _session(headers, Retry(total=0, redirect=0, raise_on_status=False))
+        base = config.base_url
+        self._reads = http_session(base, headers, _retry(settings, frozenset({"GET"}), self.pacer))
+        self._idempotent_writes = http_session(base, headers, _retry(settings, frozenset({"POST"}), self.pacer))
+        self._once = http_session(base, headers, Retry(total=0, redirect=0, raise_on_status=False))
 
     def __repr__(self) -> str:
         return f"BackMarketClient(code={self.code!r}, base_url={self.base_url!r})"

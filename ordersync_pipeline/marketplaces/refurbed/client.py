@@ -29,7 +29,6 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ordersync_pipeline.marketplaces.base import (
@@ -38,6 +37,7 @@ from ordersync_pipeline.marketplaces.base import (
     MarketplaceConfig,
     MarketplaceError,
 )
+from ordersync_pipeline.marketplaces.sessions import http_session
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +138,6 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-def _session(headers: dict[str, str], retry: Retry) -> requests.Session:
-    session = requests.Session()
-    session.headers.update(headers)
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 class RefurbedClient:
     def __init__(self, config: MarketplaceConfig) -> None:
         self.code = config.code
@@ -185,8 +176,8 @@ class RefurbedClient:
             # Give the last answer back instead of raising, so that it becomes a clear error below.
             raise_on_status=False,
         )
-        self._safe = _session(headers, safe)
-        self._once = _session(headers, Retry(total=0, redirect=0, raise_on_status=False))
+        self._safe = http_session(config.base_url, headers, safe)
+        self._once = http_session(config.base_url, headers, Retry(total=0, redirect=0, raise_on_status=False))
 
     def __repr__(self) -> str:
         return f"RefurbedClient(code={self.code!r}, base_url={self.base_url!r})"
