@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, NullPool, create_engine, event, text
 
 from ordersync_pipeline.db.engine import make_engine, upgrade
 
@@ -87,6 +87,51 @@ def counting(engine: Engine) -> Iterator[Counter]:
     finally:
         event.remove(engine, "before_cursor_execute", counter.before)
         event.remove(engine, "after_cursor_execute", counter.after)
+
+
+@contextlib.contextmanager
+def database_busy(engine: Engine) -> Iterator[list[float]]:
+    """Seconds the database spent working on the block's statements, ``COPY`` included.
+
+    Postgres keeps its own account (``pg_stat_database.active_time``, the time its sessions spent
+    running statements); a session adds its share when it ends, so the pool is emptied before each
+    reading. SQLite runs inside this process: the time spent in the driver's execute calls.
+    """
+    spent = [0.0]
+    if engine.dialect.name != "postgresql":
+        started: dict[int, float] = {}
+
+        def before(conn, cursor, *args) -> None:
+            started[id(cursor)] = time.perf_counter()
+
+        def after(conn, cursor, *args) -> None:
+            spent[0] += time.perf_counter() - started.pop(id(cursor), time.perf_counter())
+
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        try:
+            yield spent
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "after_cursor_execute", after)
+        return
+    before_ms = _active_ms(engine)
+    try:
+        yield spent
+    finally:
+        spent[0] = (_active_ms(engine) - before_ms) / 1000
+
+
+def _active_ms(engine: Engine) -> float:
+    engine.dispose()  # ended sessions have reported their time
+    reader = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with reader.connect() as conn:
+            return conn.execute(
+                text("SELECT active_time FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+    finally:
+        reader.dispose()
 
 
 def reset_peak_rss() -> None:

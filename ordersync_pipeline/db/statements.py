@@ -1,8 +1,9 @@
 """Statements that read the same on SQLite and Postgres: bulk upserts and write transactions.
 
-On Postgres a large upsert goes through ``COPY``: the rows are streamed into a temporary table
-(the cheapest way into Postgres), then one ``INSERT ... SELECT ... ON CONFLICT`` moves them into
-the real table. Sending them as multi-row ``VALUES`` costs several times more on both sides.
+Bulk writes go through a temporary table (``StagedRows``): the rows are loaded into it (by
+``COPY`` on Postgres, the cheapest way in; one ``executemany`` on SQLite), then one
+``INSERT ... SELECT ... ON CONFLICT`` moves them into the real table. Sending them to Postgres as
+multi-row ``VALUES`` costs several times more on both sides.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, any_, bindparam
+from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, any_, bindparam, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -30,42 +31,98 @@ def upsert(
     rows: Sequence[dict[str, Any]],
     conflict: Sequence[str],
     update: Sequence[str],
-    returning: Sequence[str] = (),
-    staged: bool | None = None,
-) -> list[Any]:
-    """One statement for all ``rows``: insert, or on a ``conflict`` update the ``update`` columns.
-
-    ``staged``: on Postgres, go through ``COPY`` (None: when there are enough rows for it to pay;
-    True: always, so that a batch costs the same statements whatever its size)."""
+) -> None:
+    """One statement for all ``rows``: insert, or on a ``conflict`` update the ``update`` columns."""
     if not rows:
-        return []
-    if _staged(conn, rows, staged):
-        assignments = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in update)
-        action = f"DO UPDATE SET {assignments}" if update else "DO NOTHING"
-        return _staged_insert(conn, table, rows, conflict, action, returning)
+        return
     stmt = insert_for(conn, table)
     stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update})
-    if returning:
-        return list(conn.execute(stmt.returning(*(table.c[c] for c in returning)), list(rows)))
     conn.execute(stmt, list(rows))
-    return []
 
 
-def insert_ignoring_duplicates(
+class StagedRows:
+    """Rows bound for ``table``, made ready to be merged into it (``merge``).
+
+    On Postgres they are turned into ``COPY`` text when this is made: that is the costly part in
+    Python, and it can happen before, and beside, the transaction that loads them. ``parent``
+    names a key of the rows (``"order_reference"``) that stands for a column the rows cannot know
+    yet (``"order_id"``): it is filled in at ``merge``, from the ids it is given by key.
+    """
+
+    def __init__(
+        self, dialect: Any, table: Table, rows: Sequence[dict[str, Any]], parent: tuple[str, str] | None = None
+    ) -> None:
+        self.table = table
+        self.count = len(rows)
+        key = parent[0] if parent else None
+        self.columns = [c for c in (rows[0] if rows else ()) if c != key]
+        self._parent_column = parent[1] if parent else None
+        self._keys = [row[key] for row in rows] if key else None
+        if dialect.name == "postgresql":
+            self._lines = _copy_lines(dialect, table, self.columns, rows)
+            self._rows = None
+        else:
+            self._lines = None
+            self._rows = [{c: row[c] for c in self.columns} for row in rows] if key else list(rows)
+
+    def _stage(self) -> tuple[Table, list[str]]:
+        names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
+        stage = Table(
+            f"ordersync_stage_{self.table.name}",
+            MetaData(),
+            *(Column(name, self.table.c[name].type) for name in names),
+            prefixes=["TEMPORARY"],
+        )
+        return stage, names
+
+    def load(self, conn: Connection, parent_ids: dict[str, int] | None = None) -> Table:
+        """The rows in a new temporary table (the caller drops it; a rollback takes it away)."""
+        stage, names = self._stage()
+        stage.create(conn)
+        ids = None if self._keys is None else [(parent_ids or {})[key] for key in self._keys]
+        if self._lines is not None:
+            lines = self._lines if ids is None else [f"{i}\t{line}" for i, line in zip(ids, self._lines, strict=True)]
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                sql = f"COPY {_q(stage.name)} ({', '.join(_q(c) for c in names)}) FROM STDIN"
+                _copy(cursor, sql, "\n".join(lines) + "\n")
+            finally:
+                cursor.close()
+        else:
+            rows = self._rows or []
+            if ids is not None:
+                rows = [row | {self._parent_column: i} for i, row in zip(ids, rows, strict=True)]
+            conn.execute(stage.insert(), rows)
+        return stage
+
+
+def merge(
     conn: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
+    staged: StagedRows,
     conflict: Sequence[str],
-    staged: bool | None = None,
-) -> int:
-    """Insert ``rows``, skipping those whose ``conflict`` key already exists. Returns rows inserted."""
-    if not rows:
-        return 0
-    if _staged(conn, rows, staged):
-        return len(_staged_insert(conn, table, rows, conflict, "DO NOTHING", conflict[:1]))
-    stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=list(conflict))
-    result = conn.execute(stmt.returning(table.c[conflict[0]]), list(rows))
-    return len(result.all())
+    update: Sequence[str] = (),
+    returning: Sequence[str] = (),
+    parent_ids: dict[str, int] | None = None,
+) -> list[Any] | int:
+    """``INSERT INTO table SELECT * FROM (the staged rows) ON CONFLICT (conflict)``: update the
+    ``update`` columns, or do nothing. Returns the ``returning`` columns of the rows written, or
+    without ``returning`` how many rows were written."""
+    if not staged.count:
+        return [] if returning else 0
+    stage = staged.load(conn, parent_ids)
+    columns = list(stage.c.keys())
+    source = select(*stage.c).where(true())  # WHERE: SQLite's parser needs it before ON CONFLICT
+    stmt = insert_for(conn, staged.table).from_select(columns, source)
+    if update:
+        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    if returning:
+        written: list[Any] | int = list(conn.execute(stmt.returning(*(staged.table.c[c] for c in returning))))
+    else:
+        written = conn.execute(stmt).rowcount
+    stage.drop(conn)
+    return written
 
 
 def one_of(conn: Connection, column: Column, values: Sequence[Any]) -> ColumnElement[bool]:
@@ -81,7 +138,14 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        _copy_into(conn, table.name, table, list(rows[0]), rows)
+        columns = list(rows[0])
+        names = ", ".join(_q(c) for c in columns)
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            text = "\n".join(_copy_lines(conn.dialect, table, columns, rows)) + "\n"
+            _copy(cursor, f"COPY {_q(table.name)} ({names}) FROM STDIN", text)
+        finally:
+            cursor.close()
         return
     conn.execute(table.insert(), list(rows))
 
@@ -96,64 +160,22 @@ def begin_write(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-#: below this many rows, the temporary table costs more than it saves.
-STAGE_MIN_ROWS = 200
-
-
-def _staged(conn: Connection, rows: Sequence[dict[str, Any]], staged: bool | None) -> bool:
-    if conn.dialect.name != "postgresql":
-        return False
-    return staged if staged is not None else len(rows) >= STAGE_MIN_ROWS
-
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _staged_insert(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    conflict: Sequence[str],
-    action: str,
-    returning: Sequence[str],
-) -> list[Any]:
-    """``INSERT INTO table SELECT * FROM (rows, by COPY) ON CONFLICT (conflict) action``."""
-    columns = list(rows[0])
-    names = ", ".join(_q(c) for c in columns)
-    stage = _q(f"ordersync_stage_{table.name}")
-    conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {_q(table.name)} WITH NO DATA"
-    )
-    _copy_into(conn, f"ordersync_stage_{table.name}", table, columns, rows)
-    sql = (
-        f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} FROM {stage} "
-        f"ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
-    )
-    if returning:
-        sql += " RETURNING " + ", ".join(_q(c) for c in returning)
-    result = conn.exec_driver_sql(sql)
-    rows_back = list(result) if returning else []
-    conn.exec_driver_sql(f"DROP TABLE {stage}")
-    return rows_back
+def _copy(cursor: Any, sql: str, text: str) -> None:
+    """Send ``text`` to a ``COPY ... FROM STDIN`` in one piece. The driver reads its input in
+    8 kB pieces by default, each needing the GIL: on a writer thread beside a busy one, every
+    piece waits for it while the server waits for the piece."""
+    data = text.encode()
+    cursor.copy_expert(sql, io.BytesIO(data), size=max(len(data), 8192))
 
 
-def _copy_into(conn: Connection, target: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
-    """``COPY target (columns) FROM STDIN`` with ``rows``, each value as ``table``'s column binds it."""
-    names = ", ".join(_q(c) for c in columns)
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {_q(target)} ({names}) FROM STDIN", _copy_buffer(conn, table, columns, rows))
-    finally:
-        cursor.close()
-
-
-def _copy_buffer(conn: Connection, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> io.StringIO:
-    """The rows in COPY's text format, each value as the column's type would bind it."""
-    formats = [(c, _copy_format(table.c[c], conn.dialect)) for c in columns]
-    lines = ["\t".join([text(row[c]) for c, text in formats]) for row in rows]
-    lines.append("")
-    return io.StringIO("\n".join(lines))
+def _copy_lines(dialect: Any, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The rows in COPY's text format, a line each, each value as the column's type would bind it."""
+    formats = [(c, _copy_format(table.c[c], dialect)) for c in columns]
+    return ["\t".join([text(row[c]) for c, text in formats]) for row in rows]
 
 
 # COPY's text format: NULL is \N; backslash, tab and line ends are escaped.

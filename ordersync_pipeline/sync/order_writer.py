@@ -1,9 +1,16 @@
 """Diff a batch of orders against the database and write what changed, with its events.
 
-A batch costs a fixed number of statements whatever its size: one query for the fingerprints of
-the orders it touches, one for the rows and one for the items of those that changed, one upsert
-per table, one insert of events, and the error rows. Everything of a batch is one transaction, so
-an event exists exactly when its change does.
+Two steps, so that a sync can prepare one batch while the database writes the one before:
+
+- ``prepare_orders`` reads: one query for the fingerprints of the orders the batch touches, one
+  for the rows and one for the items of those that changed. It decides what changed and makes
+  the rows to write, items and events naming their order by reference (``StagedRows``);
+- ``write_prepared`` writes, in the caller's transaction: one merge per table (the orders' give
+  back their ids, which the items and events then take), the errors cleared. A batch costs the same statements
+  whatever its size, and an event exists exactly when its change does.
+
+Preparing a batch while an earlier one is being written is right as long as the two share no
+order: the caller sees to that (``sync.pipeline``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from ordersync_pipeline.db.statements import insert_ignoring_duplicates, one_of, upsert
+from ordersync_pipeline.db.statements import StagedRows, merge, one_of
 from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
 from ordersync_pipeline.marketplaces.base import Order, RecordError, Status
 from ordersync_pipeline.sync import events
@@ -32,9 +39,27 @@ class BatchResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: events written (known once the batch is)
     events: int = 0
     #: item references (per order reference) that this project has already accepted.
     accepted: dict[str, set[str]] = field(default_factory=dict)
+
+
+#: how staged items and events name their order until it has an id
+BY_ORDER_REFERENCE = ("order_reference", "order_id")
+
+
+@dataclass
+class PreparedBatch:
+    """A batch diffed against the database: its rows, staged, and what the diff found."""
+
+    marketplace_id: int
+    #: every order of the batch, written or not (their earlier errors are cleared)
+    references: list[str]
+    orders: StagedRows
+    items: StagedRows
+    events: StagedRows
+    result: BatchResult
 
 
 def fingerprint(order: Order) -> str:
@@ -67,10 +92,10 @@ def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, dig
     return row
 
 
-def _item_rows(order_id: int, order: Order, accepted_at: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _item_rows(order: Order, accepted_at: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         item.reference: {
-            "order_id": order_id,
+            "order_reference": order.reference,
             "reference": item.reference,
             "sku": item.sku,
             "listing_ref": item.listing_ref,
@@ -143,25 +168,32 @@ def write_orders(
     batch: Sequence[Order],
     accepted_now: dict[str, set[str]] | None = None,
 ) -> BatchResult:
-    """Bring ``orders`` and ``order_items`` in line with ``batch`` and record the events.
+    """Bring ``orders`` and ``order_items`` in line with ``batch`` and record the events, in the
+    caller's transaction. ``accepted_now`` names items (per order reference) just accepted at the
+    marketplace."""
+    return write_prepared(conn, prepare_orders(conn, marketplace_id, batch, accepted_now))
 
-    ``accepted_now`` names items (per order reference) that were just accepted at the marketplace.
-    """
+
+def prepare_orders(
+    conn: Connection,
+    marketplace_id: int,
+    batch: Sequence[Order],
+    accepted_now: dict[str, set[str]] | None = None,
+) -> PreparedBatch:
+    """Diff ``batch`` with the database (reading only) and make the rows that bring it in line."""
     result = BatchResult()
     batch = _latest_per_reference(batch)
-    if not batch:
-        return result
     now = utcnow()
     references = [o.reference for o in batch]
     digests = {o.reference: fingerprint(o) for o in batch}
-    known = {
-        row.reference: row
-        for row in conn.execute(
+    known = {}
+    if references:
+        rows = conn.execute(
             select(orders.c.id, orders.c.reference, orders.c.fingerprint).where(
                 orders.c.marketplace_id == marketplace_id, one_of(conn, orders.c.reference, references)
             )
         )
-    }
+        known = {row.reference: row for row in rows}
     accepted_now = accepted_now or {}
 
     def unchanged(order: Order) -> bool:
@@ -187,7 +219,9 @@ def write_orders(
         for row in conn.execute(select(order_items).where(one_of(conn, order_items.c.order_id, known_ids))):
             old_items.setdefault(row.order_id, {})[row.reference] = row
 
-    order_rows, pending_items, pending_events = [], [], []
+    order_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
     for order in changed:
         before = existing.get(order.reference)
         items_before = old_items.get(before.id, {}) if before is not None else {}
@@ -197,10 +231,9 @@ def write_orders(
         result.accepted[order.reference] = set(accepted_at)
 
         row = _order_row(marketplace_id, order, before, now, digests[order.reference])
-        items = _item_rows(before.id if before is not None else 0, order, accepted_at)
         changed_items = [
             item
-            for ref, item in items.items()
+            for ref, item in _item_rows(order, accepted_at).items()
             if ref not in items_before or _differs(item, items_before[ref], (*ITEM_FIELDS, "accepted_at"))
         ]
         if before is None:
@@ -211,34 +244,37 @@ def write_orders(
             result.unchanged += 1
             continue
         order_rows.append(row)
-        pending_items.append((order.reference, changed_items))
-        pending_events.append((order.reference, _events_for(marketplace_id, order, before, items_before, now)))
+        item_rows.extend(changed_items)
+        for event in _events_for(marketplace_id, order, before, items_before, now):
+            event["order_reference"] = order.reference
+            event_rows.append(event)
 
-    ids = {
-        row.reference: row.id
-        for row in upsert(
-            conn,
-            orders,
-            order_rows,
-            conflict=("marketplace_id", "reference"),
-            update=[c for c in order_rows[0] if c not in ("marketplace_id", "reference")] if order_rows else (),
-            returning=("id", "reference"),
-            staged=True,
-        )
-    }
-    item_rows = [item | {"order_id": ids[ref]} for ref, items in pending_items for item in items]
-    upsert(
-        conn,
-        order_items,
-        item_rows,
-        conflict=("order_id", "reference"),
-        update=(*ITEM_FIELDS, "accepted_at"),
-        staged=True,
+    dialect = conn.dialect
+    return PreparedBatch(
+        marketplace_id=marketplace_id,
+        references=references,
+        orders=StagedRows(dialect, orders, order_rows),
+        items=StagedRows(dialect, order_items, item_rows, parent=BY_ORDER_REFERENCE),
+        events=StagedRows(dialect, order_events, event_rows, parent=BY_ORDER_REFERENCE),
+        result=result,
     )
-    event_rows = [event | {"order_id": ids[ref]} for ref, rows in pending_events for event in rows]
-    result.events = insert_ignoring_duplicates(conn, order_events, event_rows, conflict=("event_key",), staged=True)
-    clear_errors(conn, marketplace_id, references)
-    return result
+
+
+def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
+    """Write a prepared batch in the caller's transaction; the result, with the events written."""
+    columns = prepared.orders.columns
+    written = merge(
+        conn,
+        prepared.orders,
+        conflict=("marketplace_id", "reference"),
+        update=[c for c in columns if c not in ("marketplace_id", "reference")],
+        returning=("reference", "id"),
+    )
+    ids = dict(written)
+    merge(conn, prepared.items, ("order_id", "reference"), (*ITEM_FIELDS, "accepted_at"), parent_ids=ids)
+    prepared.result.events = merge(conn, prepared.events, ("event_key",), parent_ids=ids)
+    clear_errors(conn, prepared.marketplace_id, prepared.references)
+    return prepared.result
 
 
 def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str]) -> None:

@@ -21,7 +21,16 @@ from ordersync_pipeline.marketplaces.base import (
 from ordersync_pipeline.sync.background import in_background
 from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
 from ordersync_pipeline.sync.exclusive import exclusive_sync
-from ordersync_pipeline.sync.order_writer import clear_unnamed_errors, record_errors, write_orders
+from ordersync_pipeline.sync.order_writer import (
+    BatchResult,
+    PreparedBatch,
+    clear_unnamed_errors,
+    prepare_orders,
+    record_errors,
+    write_orders,
+    write_prepared,
+)
+from ordersync_pipeline.sync.pipeline import WritePipeline
 from ordersync_pipeline.sync.queries import DOCUMENTS, incomplete_orders, open_order_references
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
@@ -129,19 +138,41 @@ def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order]
             yield batch.orders, batch.errors
 
 
-def _write_batch(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now=None):
-    """Write a batch and count it. Orders written again after their acceptance were counted when
-    fetched: only their events and errors count then."""
+def _write_listing(
+    ctx: _Context, pages: Iterable[Page], prepared: Callable[[list[Order], BatchResult], None] | None = None
+) -> None:
+    """Write every batch of a listing: each one is prepared here while the one before is being
+    written (``WritePipeline``). ``prepared`` is told of each batch and what its diff found."""
+    with WritePipeline(ctx.engine) as pipeline:
+        for batch, errors in _batches(ctx, pages):
+            references = {order.reference for order in batch}
+            pipeline.before_reading(references)
+            with ctx.engine.connect() as conn:
+                ready = prepare_orders(conn, ctx.marketplace.id, batch)
+            ctx.report.created += ready.result.created
+            ctx.report.updated += ready.result.updated
+            ctx.report.unchanged += ready.result.unchanged
+            ctx.report.add_errors([_describe(e) for e in errors])
+            pipeline.submit(references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors))
+            if prepared is not None:
+                prepared(batch, ready.result)
+
+
+def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError]) -> None:
+    """A prepared batch's write (on the writer thread, which alone counts the events)."""
+    write_prepared(conn, ready)
+    record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
+    ctx.report.events += ready.result.events
+
+
+def _write_accepted(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now) -> None:
+    """Write orders again after their acceptance: they were counted when fetched, so only their
+    events and errors count now."""
     with ctx.engine.begin() as conn:
         result = write_orders(conn, ctx.marketplace.id, batch, accepted_now)
         record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
-    if accepted_now is None:
-        ctx.report.created += result.created
-        ctx.report.updated += result.updated
-        ctx.report.unchanged += result.unchanged
     ctx.report.events += result.events
     ctx.report.add_errors([_describe(e) for e in errors])
-    return result
 
 
 def _describe(error: RecordError) -> str:
@@ -155,13 +186,15 @@ def _sync_new(ctx: _Context) -> None:
     listing is read to the end before anything is accepted.
     """
     waiting: list[tuple[Order, list]] = []
-    for batch, errors in _batches(ctx, ctx.adapter.iter_new_orders(ctx.options.page_size)):
-        written = _write_batch(ctx, batch, errors)
+
+    def note_paid_items(batch: list[Order], written: BatchResult) -> None:
         for order in batch:
             already = written.accepted.get(order.reference, set())
             to_accept = [i for i in order.items if i.status == Status.PAID and i.reference not in already]
             if to_accept:
                 waiting.append((order, to_accept))
+
+    _write_listing(ctx, ctx.adapter.iter_new_orders(ctx.options.page_size), note_paid_items)
     for start in range(0, len(waiting), ctx.options.batch_orders):
         _accept(ctx, waiting[start : start + ctx.options.batch_orders])
 
@@ -182,7 +215,7 @@ def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
             accepted_orders.append(ctx.adapter.accepted(order, ok))
             accepted_refs[order.reference] = ok
             ctx.report.accepted += len(ok)
-    _write_batch(ctx, accepted_orders, errors, accepted_refs)
+    _write_accepted(ctx, accepted_orders, errors, accepted_refs)
 
 
 def _sync_modified(ctx: _Context) -> None:
@@ -195,9 +228,7 @@ def _sync_modified(ctx: _Context) -> None:
     if ctx.adapter.modified_needs_open_orders:
         with ctx.engine.connect() as conn:
             open_references = open_order_references(conn, ctx.marketplace.id)
-    pages = ctx.adapter.iter_modified_orders(since, ctx.options.page_size, open_references)
-    for batch, errors in _batches(ctx, pages):
-        _write_batch(ctx, batch, errors)
+    _write_listing(ctx, ctx.adapter.iter_modified_orders(since, ctx.options.page_size, open_references))
     if ctx.pages_lost:
         # A skipped page may have held changed orders: the next run reads this window again.
         ctx.report.cursor = cursor.isoformat() if cursor else None
