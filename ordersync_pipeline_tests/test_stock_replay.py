@@ -23,6 +23,7 @@ from ordersync_pipeline_tests.stock_helpers import (
     build_busy_book,
     change_status,
     create_order,
+    locks_by_item,
     on_hand,
     set_on_hand,
 )
@@ -148,3 +149,36 @@ def test_statements_per_batch_do_not_grow_with_the_orders(engine):
     assert on_hand(engine)["large-0"] == 1000 - 20  # orders 0, 10, 20...: all shipped
     assert small == large
     assert large <= 14, large
+
+
+def test_an_event_committed_late_with_an_earlier_id_is_applied_in_the_same_run(engine, monkeypatch):
+    """Batches read on from the last id applied; an event with a lower id that a sync commits
+    meanwhile (ids are taken before commit) is found by the run's last look from the start."""
+    from ordersync_pipeline.stock import apply
+
+    bm = add_marketplace(engine, "bm-fr")
+    set_on_hand(engine, "late-0", 10)
+    late_order = create_order(engine, bm, "late", [("late-0", 1, "paid")])
+    for n in range(6):
+        create_order(engine, bm, f"early{n}", [("late-0", 1, "shipped")])
+    with engine.begin() as conn:
+        held_back = conn.execute(select(order_events).where(order_events.c.order_id == late_order)).one()
+        conn.execute(order_events.delete().where(order_events.c.id == held_back.id))
+    batches = []
+    original = apply._apply_batch
+
+    def apply_batch(*args):
+        if len(batches) == 1:  # the first batch has committed: a late sync commits its event now
+            with engine.begin() as conn:
+                conn.execute(order_events.insert().values(held_back._asdict()))
+        batches.append(original(*args))
+        return batches[-1]
+
+    monkeypatch.setattr(apply, "_apply_batch", apply_batch)
+    report = apply_pending_events(engine, batch_size=3)
+
+    with engine.connect() as conn:
+        assert conn.execute(select(order_events).where(order_events.c.processed_at.is_(None))).all() == []
+    assert batches[0][1] > held_back.id  # the first batch had already passed the late event's id
+    assert report.events == 7
+    assert locks_by_item(engine)["late-1"][0] == "locked"

@@ -58,14 +58,27 @@ class StagedRows:
         self.columns = [c for c in (rows[0] if rows else ()) if c != key]
         self._parent_column = parent[1] if parent else None
         self._keys = [row[key] for row in rows] if key else None
-        if dialect.name == "postgresql":
-            self._lines = _copy_lines(dialect, table, self.columns, rows)
-            self._rows = None
+        self.postgres = dialect.name == "postgresql"
+        if self.postgres:
+            self._lines: list[str] | None = _copy_lines(dialect, table, self.columns, rows)
+            self._rows: list[dict[str, Any]] = []
         else:
             self._lines = None
             self._rows = [{c: row[c] for c in self.columns} for row in rows] if key else list(rows)
 
-    def _stage(self) -> tuple[Table, list[str]]:
+    def _parents(self, parent_ids: dict[str, int] | None) -> list[int] | None:
+        return None if self._keys is None else [(parent_ids or {})[key] for key in self._keys]
+
+    def rows(self, parent_ids: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """The rows as dicts, with their parent's id (SQLite, which takes them as they are)."""
+        ids = self._parents(parent_ids)
+        if ids is None:
+            return self._rows
+        return [row | {self._parent_column: i} for i, row in zip(ids, self._rows, strict=True)]
+
+    def load(self, conn: Connection, parent_ids: dict[str, int] | None = None) -> Table:
+        """The rows in a new temporary table, by ``COPY`` (Postgres). The caller drops it; a
+        rollback takes it away too."""
         names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
         stage = Table(
             f"ordersync_stage_{self.table.name}",
@@ -73,26 +86,18 @@ class StagedRows:
             *(Column(name, self.table.c[name].type) for name in names),
             prefixes=["TEMPORARY"],
         )
-        return stage, names
-
-    def load(self, conn: Connection, parent_ids: dict[str, int] | None = None) -> Table:
-        """The rows in a new temporary table (the caller drops it; a rollback takes it away)."""
-        stage, names = self._stage()
         stage.create(conn)
-        ids = None if self._keys is None else [(parent_ids or {})[key] for key in self._keys]
-        if self._lines is not None:
-            lines = self._lines if ids is None else [f"{i}\t{line}" for i, line in zip(ids, self._lines, strict=True)]
-            cursor = conn.connection.dbapi_connection.cursor()
-            try:
-                sql = f"COPY {_q(stage.name)} ({', '.join(_q(c) for c in names)}) FROM STDIN"
-                _copy(cursor, sql, "\n".join(lines) + "\n")
-            finally:
-                cursor.close()
-        else:
-            rows = self._rows or []
-            if ids is not None:
-                rows = [row | {self._parent_column: i} for i, row in zip(ids, rows, strict=True)]
-            conn.execute(stage.insert(), rows)
+        ids = self._parents(parent_ids)
+        lines = self._lines or []
+        if ids is not None:
+            lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            _copy(
+                cursor, f"COPY {_q(stage.name)} ({', '.join(_q(c) for c in names)}) FROM STDIN", "\n".join(lines) + "\n"
+            )
+        finally:
+            cursor.close()
         return stage
 
 
@@ -103,25 +108,32 @@ def merge(
     update: Sequence[str] = (),
     returning: Sequence[str] = (),
     parent_ids: dict[str, int] | None = None,
-) -> list[Any] | int:
-    """``INSERT INTO table SELECT * FROM (the staged rows) ON CONFLICT (conflict)``: update the
-    ``update`` columns, or do nothing. Returns the ``returning`` columns of the rows written, or
-    without ``returning`` how many rows were written."""
+) -> Any:
+    """Insert the staged rows; on a ``conflict`` update the ``update`` columns, or do nothing.
+    Returns the ``returning`` columns of the rows written, or without ``returning`` how many rows
+    were written.
+
+    Postgres: ``INSERT ... SELECT`` from the rows loaded by ``COPY``. SQLite, in this process,
+    takes them in one ``executemany``: a temporary table would only add a copy.
+    """
     if not staged.count:
         return [] if returning else 0
-    stage = staged.load(conn, parent_ids)
-    columns = list(stage.c.keys())
-    source = select(*stage.c).where(true())  # WHERE: SQLite's parser needs it before ON CONFLICT
-    stmt = insert_for(conn, staged.table).from_select(columns, source)
+    stage = staged.load(conn, parent_ids) if staged.postgres else None
+    if stage is not None:
+        source = select(*stage.c).where(true())
+        stmt = insert_for(conn, staged.table).from_select(list(stage.c.keys()), source)
+    else:
+        stmt = insert_for(conn, staged.table)
     if update:
         stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if returning:
-        written: list[Any] | int = list(conn.execute(stmt.returning(*(staged.table.c[c] for c in returning))))
-    else:
-        written = conn.execute(stmt).rowcount
-    stage.drop(conn)
+        stmt = stmt.returning(*(staged.table.c[c] for c in returning))
+    result = conn.execute(stmt) if stage is not None else conn.execute(stmt, staged.rows(parent_ids))
+    written = list(result) if returning else result.rowcount
+    if stage is not None:
+        stage.drop(conn)
     return written
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, union, update
 
+from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import begin_write, insert_for, insert_rows, one_of
 from ordersync_pipeline.db.tables import (
     inventory,
@@ -70,14 +71,27 @@ def apply_pending_events(engine: Engine, batch_size: int = 20_000) -> ApplyRepor
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report = ApplyReport()
+    growth = GrowthWatch(["marketplace_stock_locks"])
+    # Each batch reads on from the last event of the one before. Marked events leave entries in
+    # the pending index until a vacuum: read from the start every time, each batch would step
+    # over all the run's earlier ones. After a short batch, one more look from the start finds
+    # any event a sync committed late with an earlier id.
+    after = 0
     while True:
         with engine.begin() as conn:
-            if not _apply_batch(conn, batch_size, report):
-                return report
-        report.batches += 1
+            applied, last = _apply_batch(conn, batch_size, report, growth, after)
+        if applied:
+            report.batches += 1
+        if applied == batch_size:
+            after = last  # more may follow
+        elif after == 0 and applied == 0:
+            return report
+        else:
+            after = 0
 
 
-def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
+def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth: GrowthWatch, after: int) -> int | None:
+    """Apply the oldest pending events with ids above ``after``; the last id applied, or None."""
     begin_write(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLIER_LOCK})
@@ -85,13 +99,13 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
 
     pending = (
         select(order_events.c.id, order_events.c.order_id)
-        .where(order_events.c.processed_at.is_(None))
+        .where(order_events.c.processed_at.is_(None), order_events.c.id > after)
         .order_by(order_events.c.id)
         .limit(batch_size)
     )
     events = conn.execute(pending).all()
     if not events:
-        return 0
+        return 0, after
 
     # Orders in the order their first pending event arrived: the earlier order gets the unit.
     first_event: dict[int, int] = {}
@@ -141,6 +155,7 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
     planner.promote_shorts(event_for_sku)
 
     write_plan(conn, planner, skus)
+    growth.added(conn, len(planner.new_locks()))
     conn.execute(
         update(order_events)
         .where(one_of(conn, order_events.c.id, [event.id for event in events]))
@@ -162,7 +177,7 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport) -> int:
             shortfall.missing,
             shortfall.sku,
         )
-    return len(events)
+    return len(events), events[-1].id
 
 
 def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:

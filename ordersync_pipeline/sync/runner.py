@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, exists, or_, select, update
 
+from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
 from ordersync_pipeline.marketplaces.base import (
@@ -143,6 +144,7 @@ def _write_listing(
 ) -> None:
     """Write every batch of a listing: each one is prepared here while the one before is being
     written (``WritePipeline``). ``prepared`` is told of each batch and what its diff found."""
+    growth = GrowthWatch(["orders", "order_items", "order_events"])
     with WritePipeline(ctx.engine) as pipeline:
         for batch, errors in _batches(ctx, pages):
             references = {order.reference for order in batch}
@@ -153,16 +155,19 @@ def _write_listing(
             ctx.report.updated += ready.result.updated
             ctx.report.unchanged += ready.result.unchanged
             ctx.report.add_errors([_describe(e) for e in errors])
-            pipeline.submit(references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors))
+            pipeline.submit(
+                references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors, growth)
+            )
             if prepared is not None:
                 prepared(batch, ready.result)
 
 
-def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError]) -> None:
+def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError], growth: GrowthWatch) -> None:
     """A prepared batch's write (on the writer thread, which alone counts the events)."""
     write_prepared(conn, ready)
     record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
     ctx.report.events += ready.result.events
+    growth.added(conn, ready.result.created)
 
 
 def _write_accepted(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now) -> None:
