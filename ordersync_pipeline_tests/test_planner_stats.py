@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ordersync_pipeline.db.engine import make_engine
-from ordersync_pipeline.db.planner_stats import MIN_GROWTH, GrowthWatch
+from ordersync_pipeline.db.planner_stats import GrowthWatch
+
+STEP = 1_000
 
 
 def _add_orders(conn, start: int, count: int) -> None:
@@ -23,7 +25,7 @@ def _planned_rows(conn) -> float:
     return conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'orders'")).scalar()
 
 
-def test_tables_are_analyzed_each_time_they_have_grown_by_half(postgres_url):
+def test_tables_are_analyzed_each_time_they_have_doubled(postgres_url):
     engine = make_engine(postgres_url)
     try:
         with engine.begin() as conn:
@@ -33,18 +35,18 @@ def test_tables_are_analyzed_each_time_they_have_grown_by_half(postgres_url):
                     " VALUES (1, 'm', 'backmarket', 'http://x', 'T', true, '{}', now())"
                 )
             )
-        watch = GrowthWatch(["orders"])
+        watch = GrowthWatch(["orders"], min_growth=STEP)
         added = 0
         seen = []
         for _ in range(8):
             with engine.begin() as conn:
-                _add_orders(conn, added, MIN_GROWTH)
-                added += MIN_GROWTH
-                watch.added(conn, MIN_GROWTH)
+                _add_orders(conn, added, STEP)
+                added += STEP
+                watch.added(conn, STEP)
             with engine.connect() as conn:
                 seen.append(_planned_rows(conn))
     finally:
         engine.dispose()
-    # 5,000 rows at a time: analyzed at 5k, 10k, 15k, then once half as many again had come: 25k, 40k
-    assert watch.analyzed == 5
-    assert [int(rows) // MIN_GROWTH for rows in seen] == [1, 2, 3, 3, 5, 5, 5, 8]
+    # 1,000 rows at a time: analyzed at 1k, 2k, 4k and 8k rows
+    assert watch.analyzed == 4
+    assert [int(rows) // STEP for rows in seen] == [1, 2, 2, 4, 4, 4, 4, 8]

@@ -4,7 +4,7 @@ The planner sizes a table by its last ``ANALYZE``. A first sync of a long histor
 catching up on it, grows ``orders`` from nothing to hundreds of thousands of rows before
 autovacuum looks again; planned for a near-empty table, "these 2,000 references" becomes a scan of
 every order of the marketplace, and each batch costs more than the one before. So a run analyzes
-the tables it grows each time they have grown by half: a handful of times however long the history.
+the tables it grows each time they have doubled: a handful of times however long the history.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
-#: rows written before the first look, whatever the table's size
-MIN_GROWTH = 5_000
+#: rows added before a look, however small the table
+MIN_GROWTH = 20_000
 
 
 class GrowthWatch:
-    """Counts the rows a run adds to ``tables`` and analyzes them when they have grown by half."""
+    """Counts the rows a run adds to ``tables`` and analyzes them each time they have doubled."""
 
-    def __init__(self, tables: Sequence[str]) -> None:
+    def __init__(self, tables: Sequence[str], min_growth: int = MIN_GROWTH) -> None:
         self.tables = list(tables)
+        self.min_growth = min_growth
         self._size: float | None = None
         self._added = 0
         self.analyzed = 0
@@ -36,7 +37,7 @@ class GrowthWatch:
             ).scalar()
             self._size = max(0.0, float(estimate or 0))
         self._added += rows
-        if self._added >= max(MIN_GROWTH, self._size / 2):
+        if self._added >= max(self.min_growth, self._size):
             conn.execute(text("ANALYZE " + ", ".join(self.tables)))
             self._size += self._added
             self._added = 0
