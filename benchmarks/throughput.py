@@ -8,7 +8,8 @@ The Back Market simulator runs in a child process, seeded with N orders of two l
 every run reads every listed order; orders still unpaid are not listed by Back Market). Stock is
 seeded from the simulator's catalogue, with enough units on hand for the whole history. Each phase
 reports its time, orders per second, this process's peak RSS and the statements it issued; the
-last line printed is one JSON object with every figure.
+full sync also the time the database spent on it (``measure.database_busy``), set beside the floor.
+The last line printed is one JSON object with every figure.
 """
 
 from __future__ import annotations
