@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import queue
 from typing import Any
 
 from sqlalchemy import Engine, delete
@@ -170,25 +172,52 @@ def measure_database(kind: str, orders: int, baseline_orders: int) -> dict[str, 
 
 
 def memory_check(kind: str, orders: int) -> dict[str, Any]:
-    """Peak RSS of a full sync (and its events) at N and at 10 x N orders."""
+    """Peak RSS of a full sync (and its events) at N and at 10 x N orders.
+
+    Each size runs in a fresh process: memory an earlier phase freed stays in this process's RSS
+    (Python keeps its arenas), and would be counted as the smaller run's peak.
+    """
     peaks = {}
+    context = multiprocessing.get_context("spawn")
     for n in (orders, orders * 10):
-        simulator = SimulatorProcess(tokens={TOKEN}, seed=SEED, orders=n, lines_per_order=LINES_PER_ORDER)
-        with simulator as sim, scratch_database(kind) as engine:
-            pipe = Pipeline(engine, sim, {"rate_limit": None, "rate_limit_file": None})
-            pipe.seed_stock(n)
-            with phase() as measured:
-                report, _ = pipe.sync()
-                pipe.stock()
-            peaks[n] = (measured.peak_rss_mb, report.created, measured.seconds)
+        answer = context.Queue()
+        child = context.Process(target=_memory_run, args=(kind, n, answer))  # not a daemon: it starts a simulator
+        child.start()
+        peaks[n] = _answer_of(child, answer)
     (small, large) = peaks.values()
     return {
         "database": kind,
         "memory_orders": list(peaks),
         "memory_peak_rss_mb": [round(p[0], 1) for p in peaks.values()],
-        "memory_seconds": [round(p[2], 1) for p in peaks.values()],
+        "memory_seconds": [round(p[1], 1) for p in peaks.values()],
         "memory_ratio": round(large[0] / small[0], 2),
     }
+
+
+def _answer_of(child: Any, answer: Any) -> Any:
+    """What ``child`` puts on ``answer``; an error if it ends without an answer."""
+    while True:
+        try:
+            result = answer.get(timeout=1.0)
+        except queue.Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"the memory run ended without a result (exit code {child.exitcode})") from None
+            continue
+        child.join()
+        return result
+
+
+def _memory_run(kind: str, orders: int, answer: Any) -> None:
+    """Puts (peak RSS in MB, seconds) of a full sync and its events at ``orders`` orders on ``answer``."""
+    os.environ[TOKEN_ENV] = TOKEN
+    simulator = SimulatorProcess(tokens={TOKEN}, seed=SEED, orders=orders, lines_per_order=LINES_PER_ORDER)
+    with simulator as sim, scratch_database(kind) as engine:
+        pipe = Pipeline(engine, sim, {"rate_limit": None, "rate_limit_file": None})
+        pipe.seed_stock(orders)
+        with phase() as measured:
+            pipe.sync()
+            pipe.stock()
+    answer.put((measured.peak_rss_mb, measured.seconds))
 
 
 def paced(pages: int) -> dict[str, Any]:
