@@ -1,9 +1,9 @@
 """Statements that read the same on SQLite and Postgres: bulk upserts and write transactions.
 
-Bulk writes go through a temporary table (``StagedRows``): the rows are loaded into it (by
-``COPY`` on Postgres, the cheapest way in; one ``executemany`` on SQLite), then one
-``INSERT ... SELECT ... ON CONFLICT`` moves them into the real table. Sending them to Postgres as
-multi-row ``VALUES`` costs several times more on both sides.
+Bulk writes on Postgres go through a temporary table (``StagedRows``, ``merge``): the rows are
+loaded into it by ``COPY``, the cheapest way in, then one ``INSERT ... SELECT ... ON CONFLICT``
+moves them into the real table. Sending them as multi-row ``VALUES`` costs several times more on
+both sides. SQLite, in this process, takes them in one ``executemany``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, any_, bindparam, select, true
+from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -120,8 +120,7 @@ def merge(
         return [] if returning else 0
     stage = staged.load(conn, parent_ids) if staged.postgres else None
     if stage is not None:
-        source = select(*stage.c).where(true())
-        stmt = insert_for(conn, staged.table).from_select(list(stage.c.keys()), source)
+        stmt = insert_for(conn, staged.table).from_select(list(stage.c.keys()), select(*stage.c))
     else:
         stmt = insert_for(conn, staged.table)
     if update:
