@@ -10,6 +10,7 @@ back from the instance, and everything started is stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -110,9 +111,10 @@ def deployment(tmp_path, monkeypatch):
             for process in processes:
                 os.killpg(process.pid, signal.SIGTERM)
             for process in processes:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
+                # Whatever is left of the group (a code server slow to stop) goes too.
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
             log.close()
             _drop_postgres_database(dagster_db)
