@@ -91,13 +91,7 @@ class StagedRows:
         lines = self._lines or []
         if ids is not None:
             lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            _copy(
-                cursor, f"COPY {_q(stage.name)} ({', '.join(_q(c) for c in names)}) FROM STDIN", "\n".join(lines) + "\n"
-            )
-        finally:
-            cursor.close()
+        _copy(conn, stage.name, names, lines)
         return stage
 
 
@@ -150,13 +144,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     if conn.dialect.name == "postgresql":
         columns = list(rows[0])
-        names = ", ".join(_q(c) for c in columns)
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            text = "\n".join(_copy_lines(conn.dialect, table, columns, rows)) + "\n"
-            _copy(cursor, f"COPY {_q(table.name)} ({names}) FROM STDIN", text)
-        finally:
-            cursor.close()
+        _copy(conn, table.name, columns, _copy_lines(conn.dialect, table, columns, rows))
         return
     conn.execute(table.insert(), list(rows))
 
@@ -175,12 +163,17 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _copy(cursor: Any, sql: str, text: str) -> None:
-    """Send ``text`` to a ``COPY ... FROM STDIN`` in one piece. The driver reads its input in
-    8 kB pieces by default, each needing the GIL: on a writer thread beside a busy one, every
-    piece waits for it while the server waits for the piece."""
-    data = text.encode()
-    cursor.copy_expert(sql, io.BytesIO(data), size=max(len(data), 8192))
+def _copy(conn: Connection, target: str, columns: Sequence[str], lines: Sequence[str]) -> None:
+    """``COPY target (columns) FROM STDIN`` with ``lines``, sent in one piece. The driver reads its
+    input in 8 kB pieces by default, each needing the GIL: on a writer thread beside a busy one,
+    every piece waits for it while the server waits for the piece."""
+    data = ("\n".join(lines) + "\n").encode()
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        sql = f"COPY {_q(target)} ({', '.join(_q(c) for c in columns)}) FROM STDIN"
+        cursor.copy_expert(sql, io.BytesIO(data), size=max(len(data), 8192))
+    finally:
+        cursor.close()
 
 
 def _copy_lines(dialect: Any, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -154,8 +154,7 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
         event_for_sku[item.sku] = max(event_for_sku.get(item.sku, 0), last_event[item.order_id])
     planner.promote_shorts(event_for_sku)
 
-    write_plan(conn, planner, skus)
-    growth.added(conn, len(planner.new_locks()))
+    growth.added(conn, write_plan(conn, planner, skus))
     conn.execute(
         update(order_events)
         .where(one_of(conn, order_events.c.id, [event.id for event in events]))
@@ -180,8 +179,8 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
     return len(events), events[-1].id
 
 
-def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:
-    """The planner's decisions, one statement per table (each one executemany)."""
+def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> int:
+    """The planner's decisions, one statement per table; how many locks were new."""
     new = planner.new_locks()
     if new:
         insert_rows(
@@ -247,6 +246,7 @@ def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:
         )
     if skus:
         sync_locked_quantity(conn, skus)
+    return len(new)
 
 
 def lock_inventory(conn: Connection, skus) -> dict[str, int]:
