@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter
 from ordersync_pipeline.marketplaces.base import MarketplaceConfig, Order, OrderItem, Status
+from ordersync_pipeline_tests.fake_http import send_json
 
 TOKEN = "s3cr3t-t0k3n-value"
 USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
@@ -109,15 +110,7 @@ class FakeBackMarket:
                     "body": json.loads(raw_body) if raw_body else None,
                 }
                 fake.requests.append(request)
-                status, body, headers = fake.answer(request)
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, *fake.answer(request))
 
             do_GET = do_POST = _handle
 

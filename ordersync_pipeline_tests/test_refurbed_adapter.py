@@ -26,6 +26,7 @@ from ordersync_pipeline.marketplaces.base import (
 )
 from ordersync_pipeline.marketplaces.refurbed.adapter import RefurbedAdapter
 from ordersync_pipeline.marketplaces.registry import adapter_class
+from ordersync_pipeline_tests.fake_http import send_json
 
 TOKEN = "rf-s3cr3t-t0k3n"
 USER_AGENT = "ordersync-tests/1.0 (ops@example.com)"
@@ -97,15 +98,7 @@ class FakeRefurbed:
                     "at": time.time(),
                 }
                 fake.requests.append(request)
-                status, body, headers = fake.answer(request)
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, *fake.answer(request))
 
             def log_message(self, *args: Any) -> None:
                 pass
