@@ -252,6 +252,21 @@ def test_reads_are_retried_on_5xx_and_429_then_succeed(bm, adapter):
     assert len(bm.calls("GET", "/ws/orders")) == 3
 
 
+def test_a_read_follows_a_redirect_on_the_same_host_with_the_token(bm, adapter):
+    bm.routes[("GET", "/ws/orders/5978")] = [(301, {}, {"Location": f"{bm.url}/ws/orders/v2/5978"})]
+    bm.routes[("GET", "/ws/orders/v2/5978")] = [(200, order())]
+    assert adapter.get_order("5978").reference == "5978"
+    [moved] = bm.calls("GET", "/ws/orders/v2/5978")
+    assert moved["headers"]["Authorization"] == f"Basic {TOKEN}"
+
+
+def test_an_accept_is_not_sent_again_to_where_a_redirect_points(bm, adapter):
+    bm.routes[("POST", "/ws/orders/5978")] = [(307, {}, {"Location": f"{bm.url}/ws/orders/v2/5978"})]
+    [result] = adapter.accept_items(an_order(), an_order().items[:1])
+    assert not result.ok and "HTTP 307" in result.error
+    assert bm.calls("POST", "/ws/orders/v2/5978") == []
+
+
 def test_retries_are_bounded(bm, adapter):
     body = {"error": {"code": "boom", "message": f"internal error with {TOKEN}"}}
     bm.routes[("GET", "/ws/orders")] = [(500, body)]

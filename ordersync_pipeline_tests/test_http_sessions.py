@@ -1,11 +1,11 @@
-"""The marketplace clients' HTTP sessions read the environment once, and never let it replace the token."""
+"""The marketplace clients' connection pools read the environment once, and never let it replace the token."""
 
 from __future__ import annotations
 
 import requests
 from urllib3.util.retry import Retry
 
-from ordersync_pipeline.marketplaces.sessions import http_session
+from ordersync_pipeline.marketplaces.sessions import HttpPool, timeout_of
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
 
 TOKEN = "t0k"
@@ -19,15 +19,15 @@ def test_a_netrc_entry_for_the_marketplace_does_not_replace_the_token(tmp_path, 
         netrc.chmod(0o600)
         monkeypatch.setenv("NETRC", str(netrc))
         headers = {"Authorization": f"Basic {TOKEN}", "Accept": "application/json", "Accept-Language": "fr-fr"}
-        session = http_session(simulator.url, headers, Retry(total=0))
-        answer = session.get(f"{simulator.url}/ws/orders", timeout=5)
+        pool = HttpPool(simulator.url, headers, Retry(total=0))
+        answer = pool.request("GET", f"{simulator.url}/ws/orders", timeout=timeout_of(5))
         # A plain requests session with the same headers sends the ~/.netrc credentials instead.
         plain = requests.Session()
         plain.headers.update(headers)
         refused = plain.get(f"{simulator.url}/ws/orders", timeout=5)
     finally:
         simulator.stop()
-    assert answer.status_code == 200
+    assert answer.status == 200
     assert refused.status_code == 401
 
 
@@ -36,9 +36,23 @@ def test_proxies_and_the_ca_bundle_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company.pem")
 
-    remote = http_session("https://www.backmarket.fr", {}, Retry(total=0))
-    local = http_session("https://127.0.0.1:8710", {}, Retry(total=0))
+    remote = HttpPool("https://www.backmarket.fr", {}, Retry(total=0))
+    local = HttpPool("https://127.0.0.1:8710", {}, Retry(total=0))
 
-    assert remote.proxies.get("https") == "http://proxy.internal:3128"
-    assert local.proxies == {}
-    assert remote.verify == "/etc/ssl/company.pem"
+    assert remote.proxy == "http://proxy.internal:3128"
+    assert local.proxy is None
+    assert remote.ca_certs == "/etc/ssl/company.pem"
+
+
+def test_query_parameters_are_added_to_the_url_and_the_answer_says_where_it_came_from():
+    simulator = BackMarketSimulator(tokens={TOKEN}, seed=7, orders=3, port=0).start()
+    try:
+        pool = HttpPool(simulator.url, {"Authorization": f"Basic {TOKEN}", "User-Agent": "t"}, Retry(total=0))
+        answer = pool.request(
+            "GET", f"{simulator.url}/ws/orders?page-size=1", params={"page": 2}, timeout=timeout_of(5)
+        )
+    finally:
+        simulator.stop()
+    assert answer.status == 200
+    assert answer.url.endswith("/ws/orders?page-size=1&page=2")
+    assert answer.headers["content-type"] == "application/json"

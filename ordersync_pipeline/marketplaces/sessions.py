@@ -1,27 +1,100 @@
-"""The HTTP session every marketplace client uses: headers, retries, pooled connections."""
+"""The HTTP connections every marketplace client uses: headers, retries, proxies, kept-alive pools.
+
+urllib3 directly, not requests: a sync reads thousands of pages, and requests' own work per call
+(preparing, merging settings, looking at the environment and ``~/.netrc``, wrapping the answer)
+cost about a third of the CPU of reading a page. The environment (proxies, CA bundle) is read once,
+here, and ``~/.netrc`` never: an entry there for the marketplace's host must not replace the token.
+"""
 
 from __future__ import annotations
 
 import os
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import certifi
+import urllib3
+from urllib3.exceptions import HTTPError, MaxRetryError
 from urllib3.util.retry import Retry
 
 
-def http_session(base_url: str, headers: dict[str, str], retry: Retry, connections: int = 16) -> requests.Session:
-    """A session for one marketplace account, keeping up to ``connections`` connections open.
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, its body read whole."""
 
-    The environment (proxies, CA bundle) is read once, here. Left to itself, requests reads it on
-    every call, ~/.netrc included: a measurable share of a sync's time over thousands of pages, and
-    a ~/.netrc entry for the marketplace's host would even replace the token header.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    session.headers.update(headers)
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=connections)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    #: where it came from, after any redirect
+    url: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+class Unreachable(Exception):
+    """No answer: the connection failed or timed out, after the retries. Names the cause only."""
+
+
+def timeout_of(value: Any) -> urllib3.Timeout:
+    """A ``(connect, read)`` pair or one number of seconds for both, as urllib3 takes it."""
+    if isinstance(value, list | tuple):
+        connect, read = value
+        return urllib3.Timeout(connect=float(connect), read=float(read))
+    return urllib3.Timeout(connect=float(value), read=float(value))
+
+
+def environ_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...), if any."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.netloc):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+class HttpPool:
+    """Connections to one marketplace account, up to ``connections`` kept open, each request sent
+    with ``headers`` and retried by ``retry``."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], retry: Retry, connections: int = 16) -> None:
+        self.proxy = environ_proxy(base_url)
+        self.ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+        options: dict[str, Any] = {
+            "maxsize": connections,
+            "headers": headers,
+            "retries": retry,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": self.ca_certs,
+        }
+        self._manager = urllib3.ProxyManager(self.proxy, **options) if self.proxy else urllib3.PoolManager(**options)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: urllib3.Timeout,
+        params: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        follow_redirects: bool = False,
+    ) -> Answer:
+        """Send one request (retried as the pool's ``retry`` says); ``Unreachable`` if no answer came."""
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        try:
+            response = self._manager.request(
+                method, url, body=body, timeout=timeout, redirect=follow_redirects, preload_content=True
+            )
+        except MaxRetryError as exc:
+            raise Unreachable(type(exc.reason or exc).__name__) from None
+        except HTTPError as exc:
+            raise Unreachable(type(exc).__name__) from None
+        return Answer(response.status, response.headers, response.data, response.url or url)
+
+    def close(self) -> None:
+        self._manager.clear()

@@ -10,7 +10,7 @@ Three retry policies, because what is safe to repeat differs by call:
 A read whose 2xx body is not JSON (a proxy's error page, a body cut short) is asked again too,
 with the same backoff: urllib3 only sees the status, so that retry lives here (``read_json``).
 
-The token lives only in the session headers: it is never put in a message, a log line or a repr.
+The token lives only in the pool's headers: it is never put in a message, a log line or a repr.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from urllib3.util.retry import Retry
 
 from ordersync_pipeline.marketplaces.backmarket.pacing import Pacer
@@ -34,7 +33,7 @@ from ordersync_pipeline.marketplaces.base import (
     MarketplaceConfig,
     MarketplaceError,
 )
-from ordersync_pipeline.marketplaces.sessions import http_session
+from ordersync_pipeline.marketplaces.sessions import Answer, HttpPool, Unreachable, timeout_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +42,7 @@ EXCERPT_CHARS = 500
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+MAX_REDIRECTS = 5
 # Back Market requires "BM-<Company>-<Integration>;<contact email>"; a seller sets its own in settings.
 DEFAULT_USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
 
@@ -79,7 +79,8 @@ def _retry(settings: dict[str, Any], methods: frozenset[str], pacer: Pacer | Non
         read=attempts,
         status=attempts,
         other=0,
-        redirect=0,
+        # Reads follow a few redirects (urllib3 drops the token on a move to another host).
+        redirect=MAX_REDIRECTS if "GET" in methods else 0,
         allowed_methods=methods,
         status_forcelist=RETRY_STATUSES,
         # Cloudflare blocks for about 10 s after a burst and sends no Retry-After: back off
@@ -102,10 +103,8 @@ class BackMarketClient:
         self.base_url = config.base_url.rstrip("/") + "/"
         self._token = config.token
         settings = dict(config.settings or {})
-        timeout = settings.get("timeout")
         # Every call has a timeout: a silent server must not hang a run.
-        self.timeout: Any = tuple(timeout) if isinstance(timeout, list | tuple) else timeout
-        self.timeout = self.timeout or DEFAULT_TIMEOUT
+        self.timeout = timeout_of(settings.get("timeout") or DEFAULT_TIMEOUT)
         headers = {
             # The token is sent as is: Back Market's "Basic" is not base64 of user:password.
             "Authorization": f"Basic {config.token}",
@@ -122,9 +121,9 @@ class BackMarketClient:
         #: pages fetched at once; the pacer keeps them within the account's budget.
         self.concurrency = max(1, int(settings.get("concurrency", 4)))
         base = config.base_url
-        self._reads = http_session(base, headers, _retry(settings, frozenset({"GET"}), self.pacer))
-        self._idempotent_writes = http_session(base, headers, _retry(settings, frozenset({"POST"}), self.pacer))
-        self._once = http_session(base, headers, Retry(total=0, redirect=0, raise_on_status=False))
+        self._reads = HttpPool(base, headers, _retry(settings, frozenset({"GET"}), self.pacer))
+        self._idempotent_writes = HttpPool(base, headers, _retry(settings, frozenset({"POST"}), self.pacer))
+        self._once = HttpPool(base, headers, Retry(total=0, redirect=0, raise_on_status=False))
 
     def __repr__(self) -> str:
         return f"BackMarketClient(code={self.code!r}, base_url={self.base_url!r})"
@@ -158,8 +157,8 @@ class BackMarketClient:
     def get_raw(self, path: str, params: dict[str, Any] | None = None) -> tuple[bytes, str]:
         """The body of a 2xx answer as bytes, for callers that parse it themselves, and where it was
         asked (for messages)."""
-        response = self._request(self._reads, "GET", path, params=params)
-        return response.content, self._where("GET", response.url)
+        answer = self._request(self._reads, "GET", path, params=params)
+        return answer.content, self._where("GET", answer.url)
 
     def post_idempotent(self, path: str, body: dict[str, Any]) -> Any:
         return self._send(self._idempotent_writes, "POST", path, body=body)
@@ -168,21 +167,21 @@ class BackMarketClient:
         return self._send(self._once, "POST", path, body=body)
 
     def close(self) -> None:
-        for session in (self._reads, self._idempotent_writes, self._once):
-            session.close()
+        for pool in (self._reads, self._idempotent_writes, self._once):
+            pool.close()
 
     def _send(
         self,
-        session: requests.Session,
+        pool: HttpPool,
         method: str,
         path: str,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
-        response = self._request(session, method, path, params, body)
-        if not response.content:
+        answer = self._request(pool, method, path, params, body)
+        if not answer.content:
             return None
-        return self.decode(response.text, self._where(method, response.url))
+        return self.decode(answer.content, self._where(method, answer.url))
 
     def decode(self, text: str | bytes, where: str) -> Any:
         try:
@@ -197,48 +196,46 @@ class BackMarketClient:
 
     def _request(
         self,
-        session: requests.Session,
+        pool: HttpPool,
         method: str,
         path: str,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
-    ) -> requests.Response:
+    ) -> Answer:
         url = self.url(path)
         self.pacer.wait()
         try:
-            response = session.request(
+            answer = pool.request(
                 method,
                 url,
                 params=params,
-                data=None if body is None else json.dumps(body),
+                body=None if body is None else json.dumps(body).encode(),
                 timeout=self.timeout,
                 # A redirected POST would silently turn into a GET: only reads follow redirects.
-                allow_redirects=method == "GET",
+                follow_redirects=method == "GET",
             )
-        except requests.RequestException as exc:
+        except Unreachable as exc:
             where = self._where(method, url, params)
-            raise MarketplaceError(
-                self._clean(f"{self.code}: cannot reach Back Market for {where}: {type(exc).__name__}")
-            ) from None
-        where = self._where(method, response.url)
-        log.debug("%s: %s -> HTTP %s", self.code, where, response.status_code)
-        if response.status_code in (401, 403):
+            raise MarketplaceError(self._clean(f"{self.code}: cannot reach Back Market for {where}: {exc}")) from None
+        where = self._where(method, answer.url)
+        log.debug("%s: %s -> HTTP %s", self.code, where, answer.status)
+        if answer.status in (401, 403):
             raise AuthenticationError(
                 self._clean(
-                    f"{self.code}: Back Market refused the credentials (HTTP {response.status_code}) "
+                    f"{self.code}: Back Market refused the credentials (HTTP {answer.status}) "
                     f"for {where}; check the token and the User-Agent"
                 )
             )
-        if not 200 <= response.status_code < 300:
-            detail = _error_detail(response)
+        if not 200 <= answer.status < 300:
+            detail = _error_detail(answer)
             raise BackMarketHTTPError(
                 self._clean(
-                    f"{self.code}: Back Market answered HTTP {response.status_code} for {where}"
+                    f"{self.code}: Back Market answered HTTP {answer.status} for {where}"
                     + (f": {detail}" if detail else "")
                 ),
-                response.status_code,
+                answer.status,
             )
-        return response
+        return answer
 
     def _where(self, method: str, url: str, params: dict[str, Any] | None = None) -> str:
         parts = urlsplit(url)
@@ -250,10 +247,10 @@ class BackMarketClient:
         return message.replace(self._token, "***") if self._token else message
 
 
-def _error_detail(response: requests.Response) -> str:
+def _error_detail(answer: Answer) -> str:
     """The message of a Back Market error body, shortened; an HTML page is not worth quoting."""
     try:
-        body = response.json()
+        body = json.loads(answer.content)
     except ValueError:
         return ""
     message: Any = None

@@ -14,7 +14,7 @@ again too, with the same backoff; urllib3 only sees the status, so that retry li
 Refurbed publishes no limit, but answers carry ``X-RateLimit-Limit/Remaining/Reset``: when
 Remaining reaches 0 the next call waits for Reset instead of earning a 429.
 
-The token lives only in the session headers: it is never put in a message, a log line or a repr.
+The token lives only in the pool's headers: it is never put in a message, a log line or a repr.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import requests
 from urllib3.util.retry import Retry
 
 from ordersync_pipeline.marketplaces.base import (
@@ -37,7 +36,7 @@ from ordersync_pipeline.marketplaces.base import (
     MarketplaceConfig,
     MarketplaceError,
 )
-from ordersync_pipeline.marketplaces.sessions import http_session
+from ordersync_pipeline.marketplaces.sessions import Answer, HttpPool, Unreachable, timeout_of
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +143,8 @@ class RefurbedClient:
         self.base_url = config.base_url.rstrip("/")
         self._token = config.token
         settings = dict(config.settings or {})
-        timeout = settings.get("timeout")
         # Every call has a timeout: a silent server must not hang a run.
-        self.timeout: Any = tuple(timeout) if isinstance(timeout, list | tuple) else (timeout or DEFAULT_TIMEOUT)
+        self.timeout = timeout_of(settings.get("timeout") or DEFAULT_TIMEOUT)
         # MarketplaceConfig's default User-Agent follows Back Market's "BM-..." convention: not ours.
         user_agent = settings.get("user_agent") or DEFAULT_USER_AGENT
         headers = {
@@ -176,36 +174,34 @@ class RefurbedClient:
             # Give the last answer back instead of raising, so that it becomes a clear error below.
             raise_on_status=False,
         )
-        self._safe = http_session(config.base_url, headers, safe)
-        self._once = http_session(config.base_url, headers, Retry(total=0, redirect=0, raise_on_status=False))
+        self._safe = HttpPool(config.base_url, headers, safe)
+        self._once = HttpPool(config.base_url, headers, Retry(total=0, redirect=0, raise_on_status=False))
 
     def __repr__(self) -> str:
         return f"RefurbedClient(code={self.code!r}, base_url={self.base_url!r})"
 
     def call(self, rpc: str, body: dict[str, Any], *, repeatable: bool) -> Any:
         """POST ``body`` to ``<Service>/<Method>``; ``repeatable`` says whether resending is harmless."""
-        session = self._safe if repeatable else self._once
+        pool = self._safe if repeatable else self._once
         url = f"{self.base_url}/{API_PREFIX}.{rpc}"
-        data = json.dumps(body)
+        data = json.dumps(body).encode()
         retries_left = self.rate_limit_retries if repeatable else 0
         body_attempts = 1
         while True:
             self.rate_limit.wait_if_exhausted()
             try:
                 # A redirected POST would silently turn into a GET: redirects are not followed.
-                response = session.post(url, data=data, timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                raise MarketplaceError(
-                    self._clean(f"{self.code}: cannot reach Refurbed for {rpc}: {type(exc).__name__}")
-                ) from None
-            refused = response.status_code == 429
-            self.rate_limit.observe(response.headers, refused=refused)
-            log.debug("%s: %s -> HTTP %s", self.code, rpc, response.status_code)
+                answer = pool.request("POST", url, body=data, timeout=self.timeout)
+            except Unreachable as exc:
+                raise MarketplaceError(self._clean(f"{self.code}: cannot reach Refurbed for {rpc}: {exc}")) from None
+            refused = answer.status == 429
+            self.rate_limit.observe(answer.headers, refused=refused)
+            log.debug("%s: %s -> HTTP %s", self.code, rpc, answer.status)
             if refused and retries_left > 0:
                 retries_left -= 1
                 continue  # the next turn waits for the window to reset
             try:
-                return self._decode(rpc, response)
+                return self._decode(rpc, answer)
             except MalformedAnswer as exc:
                 if not repeatable or body_attempts >= self.body_attempts:
                     raise MalformedAnswer(f"{exc} (after {body_attempts} attempt(s))", exc.excerpt) from None
@@ -215,12 +211,12 @@ class RefurbedClient:
                 time.sleep(delay * (1 + random.random() / 2))
 
     def close(self) -> None:
-        for session in (self._safe, self._once):
-            session.close()
+        for pool in (self._safe, self._once):
+            pool.close()
 
-    def _decode(self, rpc: str, response: requests.Response) -> Any:
-        status = response.status_code
-        body = _json(response)
+    def _decode(self, rpc: str, answer: Answer) -> Any:
+        status = answer.status
+        body = _json(answer)
         if not 200 <= status < 300:
             code = body.get("code") if isinstance(body, dict) else None
             code = code if isinstance(code, int) and not isinstance(code, bool) else None
@@ -235,7 +231,7 @@ class RefurbedClient:
         if body is _NOT_JSON:
             raise MalformedAnswer(
                 self._clean(f"{self.code}: Refurbed answered {rpc} with a body that is not JSON"),
-                self._clean(response.content.decode(errors="replace")[:EXCERPT_CHARS]),
+                self._clean(answer.text[:EXCERPT_CHARS]),
             )
         return body
 
@@ -247,11 +243,11 @@ class RefurbedClient:
 _NOT_JSON = object()
 
 
-def _json(response: requests.Response) -> Any:
-    if not response.content:
+def _json(answer: Answer) -> Any:
+    if not answer.content:
         return None
     try:
         # Money stays exact: should a JSON number with a fraction come, it becomes Decimal, never float.
-        return json.loads(response.text, parse_float=Decimal)
+        return json.loads(answer.content, parse_float=Decimal)
     except ValueError:
         return _NOT_JSON

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..chaos import MALFORMED_BODY, truncated
+from ..wire import json_body
 from .model import COUNTRY_CODES, DELETE, DELETE_JSON, ORDER_STATES, ApiError, parse_datetime, to_ts
 from .payloads import error_body
 
@@ -127,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
         return f"http://{host}"
 
     def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        body = payload if isinstance(payload, bytes) else json_body(payload)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -191,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        body = payload if isinstance(payload, bytes) else json_body(payload)
         if fault == "truncate":
             self._send(status, truncated(body))
         elif fault == "malformed":

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from ..chaos import MALFORMED_BODY, truncated
+from ..wire import json_body
 from .model import (
     DELETE,
     DELETE_JSON,
@@ -99,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, payload: Any, headers: dict[str, str] | None = None, content_type: str = "application/json"
     ) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        body = payload if isinstance(payload, bytes) else json_body(payload)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -159,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         if fault == "truncate":
-            self._send(status, truncated(json.dumps(payload).encode()), headers)
+            self._send(status, truncated(json_body(payload)), headers)
         elif fault == "malformed":
             self._send(status, MALFORMED_BODY, headers, "text/html")
         else:
