@@ -178,6 +178,21 @@ def test_quantity_change_while_open_moves_the_lock(engine, shop):
     assert available(engine, "A") == 0
 
 
+def test_sku_change_while_open_moves_the_lock_and_frees_the_old_sku(engine, shop):
+    order = create_order(engine, shop, "o1", [("A", 1, "paid")])
+    apply_pending_events(engine)
+    assert locked_quantities(engine)[(shop, "A")] == 1
+    from ordersync_pipeline.db.tables import order_items
+
+    with engine.begin() as conn:
+        conn.execute(order_items.update().where(order_items.c.order_id == order).values(sku="B"))
+    change_status(engine, order, "accepted")
+    apply_pending_events(engine)
+    assert locks_by_item(engine)["o1-1"] == ("locked", 1, "B")
+    assert (available(engine, "A"), available(engine, "B")) == (3, 0)
+    assert locked_quantities(engine)[(shop, "A")] == 0 and locked_quantities(engine)[(shop, "B")] == 1
+
+
 def test_events_are_marked_processed_in_batches(engine, shop):
     for n in range(7):
         create_order(engine, shop, f"o{n}", [("A", 1, "paid")])

@@ -5,7 +5,8 @@ A batch of events is one transaction and a fixed number of statements, whatever 
 1. wait for the applier lock (Postgres), then take the oldest pending events;
 2. read the items of the orders they name;
 3. create missing ``inventory`` rows (on_hand 0: an unknown SKU has nothing to sell);
-4. lock those SKUs' ``inventory`` rows ``FOR UPDATE``, in SKU order, and read on_hand;
+4. lock those SKUs' ``inventory`` rows (and of any SKU an item's lock had before) ``FOR UPDATE``,
+   in SKU order, and read on_hand;
 5. read the locks of the items, every ``short`` lock of those SKUs and the units their
    ``locked`` locks hold (summed by the database), now that nobody else can change them;
 6. decide in memory (``locks.Planner``), then write: one insert of new locks (``COPY`` on
@@ -28,7 +29,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, union, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, or_, select, text, update
 
 from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import begin_write, insert_for, insert_rows, one_of
@@ -138,11 +139,8 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
             [{"sku": sku, "on_hand": 0, "updated_at": now} for sku in item_skus],
         )
     # The SKUs to lock: the items' and, should an item have changed SKU, its lock's old one.
-    skus_to_lock = union(
-        select(order_items.c.sku).where(one_of(conn, order_items.c.id, item_ids)),
-        select(locks_t.c.sku).where(one_of(conn, locks_t.c.order_item_id, item_ids)),
-    )
-    on_hand = lock_inventory(conn, skus_to_lock)
+    old_skus = select(locks_t.c.sku).where(one_of(conn, locks_t.c.order_item_id, item_ids))
+    on_hand = lock_inventory(conn, item_skus, also=old_skus)
     # Read only now, under the row locks: nobody else can change these locks until we commit.
     skus = sorted(on_hand)
     planner = Planner(
@@ -249,12 +247,15 @@ def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> int:
     return len(new)
 
 
-def lock_inventory(conn: Connection, skus) -> dict[str, int]:
-    """Lock the ``inventory`` rows of ``skus`` (a list or a select), in SKU order; their on_hand.
+def lock_inventory(conn: Connection, skus: list[str], also: Select | None = None) -> dict[str, int]:
+    """Lock the ``inventory`` rows of ``skus`` and of the SKUs ``also`` selects, in SKU order;
+    their on_hand.
 
     A fixed order means two transactions wanting the same SKUs queue instead of deadlocking.
     """
-    where = one_of(conn, inventory.c.sku, skus) if isinstance(skus, list) else inventory.c.sku.in_(skus)
+    where = one_of(conn, inventory.c.sku, skus)
+    if also is not None:
+        where = or_(where, inventory.c.sku.in_(also))
     stock = select(inventory.c.sku, inventory.c.on_hand).where(where)
     stock = stock.order_by(inventory.c.sku)
     if conn.dialect.name == "postgresql":
