@@ -7,7 +7,7 @@ compute the same key for the same transition, and the unique index keeps one row
 from __future__ import annotations
 
 import hashlib
-import json
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from ordersync_pipeline.marketplaces.base import Order, Status
@@ -33,8 +33,18 @@ def created_key(marketplace_id: int, reference: str) -> str:
 
 
 def status_changed_key(marketplace_id: int, reference: str, before: StateVector, after: StateVector) -> str:
-    digest = hashlib.sha256(json.dumps([before, after]).encode()).hexdigest()[:24]
+    # The digest of ``json.dumps([before, after])``: keys written by earlier versions must come out
+    # the same. The text is built directly (json.dumps was a tenth of a first sync's own time).
+    text = f"[{_vector_json(before)}, {_vector_json(after)}]"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
     return f"{marketplace_id}:{reference}:{ORDER_STATUS_CHANGED}:{digest}"
+
+
+def _vector_json(vector: StateVector) -> str:
+    """``json.dumps(vector)``, exactly: strings quoted as it quotes them (ASCII, escaped)."""
+    status, items = vector
+    pairs = ", ".join(f"[{_quote(ref)}, {_quote(item_status)}]" for ref, item_status in items)
+    return f"[{_quote(status)}, [{pairs}]]"
 
 
 def payload(marketplace_id: int, order: Order, item_statuses: dict[str, str] | None = None) -> dict[str, Any]:
