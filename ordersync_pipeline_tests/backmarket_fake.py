@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter
 from ordersync_pipeline.marketplaces.base import MarketplaceConfig, Order, OrderItem, Status
-from ordersync_pipeline_tests.fake_http import send_json
+from ordersync_pipeline_tests.fake_http import QuietHandler, loopback_server, send_json
 
 TOKEN = "s3cr3t-t0k3n-value"
 USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
@@ -97,7 +95,7 @@ class FakeBackMarket:
         self.requests: list[dict[str, Any]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -114,12 +112,7 @@ class FakeBackMarket:
 
             do_GET = do_POST = _handle
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.server, self.url, self.thread = loopback_server(Handler)
 
     def answer(self, request: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         route = self.routes.get((request["method"], request["path"]))

@@ -1,9 +1,10 @@
-"""What the tests' small fake marketplace servers share: writing an answer."""
+"""What the tests' small fake marketplace servers share: a loopback server, writing an answer."""
 
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
@@ -17,3 +18,18 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: 
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler that keeps its access log off the test output."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str, threading.Thread]:
+    """A server for ``handler`` on a free port of 127.0.0.1, its URL, and the (unstarted) thread
+    that serves it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    return server, f"http://127.0.0.1:{server.server_address[1]}", thread

@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from ordersync_pipeline.marketplaces.base import (
 )
 from ordersync_pipeline.marketplaces.refurbed.adapter import RefurbedAdapter
 from ordersync_pipeline.marketplaces.registry import adapter_class
-from ordersync_pipeline_tests.fake_http import send_json
+from ordersync_pipeline_tests.fake_http import QuietHandler, loopback_server, send_json
 
 TOKEN = "rf-s3cr3t-t0k3n"
 USER_AGENT = "ordersync-tests/1.0 (ops@example.com)"
@@ -87,7 +85,7 @@ class FakeRefurbed:
         self.requests: list[dict[str, Any]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -100,12 +98,7 @@ class FakeRefurbed:
                 fake.requests.append(request)
                 send_json(self, *fake.answer(request))
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.server, self.url, self.thread = loopback_server(Handler)
 
     def answer(self, request: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         route = self.routes.get(request["rpc"])
