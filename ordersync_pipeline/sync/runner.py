@@ -11,6 +11,7 @@ from sqlalchemy import Engine, bindparam, exists, or_, select, update
 from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
+from ordersync_pipeline.gc_tuning import collect_less_often
 from ordersync_pipeline.marketplaces.base import (
     MarketplaceAdapter,
     Order,
@@ -74,7 +75,7 @@ def run_sync(
         report.supported = False
         return report
     sync = _SYNCS[sync_type]
-    with exclusive_sync(engine, marketplace.id, sync_type):
+    with exclusive_sync(engine, marketplace.id, sync_type), collect_less_often():
         started = utcnow()
         ctx = _Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None))
         sync(ctx)
