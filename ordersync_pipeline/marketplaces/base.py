@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -105,6 +105,23 @@ class RecordError:
     raw: Any
 
 
+@dataclass(frozen=True, slots=True)
+class ListedOrder:
+    """An order as a listing sent it, not parsed yet.
+
+    Parsing is most of what reading an order costs, and a re-sync mostly reads orders it already
+    holds: the sync compares ``digest`` (of the order's payload) with the one it stored and calls
+    ``read`` only for the orders that differ.
+    """
+
+    #: the order's id as the payload gives it (``None`` if it has none worth naming)
+    reference: str | None
+    #: equal digests, equal payloads: what the adapter makes of one is what it made of the other
+    digest: str
+    #: the parsed order, or the error that says why the payload is not one
+    read: Callable[[], Order | RecordError]
+
+
 @dataclass
 class Page:
     """One page of a listing: the records parsed from it and the ones that failed."""
@@ -115,6 +132,20 @@ class Page:
     #: the listing could not read this page and went on past it: what it held is unknown, so a
     #: window that covered it must be read again (its cursor is not moved on).
     incomplete: bool = False
+    #: orders handed out unparsed (when the caller asked for them so)
+    listed: list[ListedOrder] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return len(self.orders) + len(self.listed) + len(self.care) + len(self.errors)
+
+    def parsed(self) -> Page:
+        """This page with its listed orders read: into ``orders``, or ``errors`` if they do not parse."""
+        for listed in self.listed:
+            record = listed.read()
+            (self.errors if isinstance(record, RecordError) else self.orders).append(record)
+        self.listed = []
+        return self
 
 
 @dataclass(frozen=True)
@@ -193,8 +224,10 @@ class MarketplaceAdapter(abc.ABC):
         return sync_type in self.supported_sync_types
 
     @abc.abstractmethod
-    def iter_new_orders(self, page_size: int) -> Iterator[Page]:
-        """Orders waiting for the seller (paid, lines to accept), page by page."""
+    def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
+        """Orders waiting for the seller (paid, lines to accept), page by page.
+
+        With ``unparsed``, an adapter may hand orders out as ``Page.listed`` (read on demand)."""
 
     #: a marketplace that cannot list "modified since" is handed the references of the orders the
     #: database still holds open, to read them again by reference.
@@ -202,9 +235,9 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def iter_modified_orders(
-        self, since: datetime, page_size: int, open_references: Sequence[str] = ()
+        self, since: datetime, page_size: int, open_references: Sequence[str] = (), *, unparsed: bool = False
     ) -> Iterator[Page]:
-        """Orders that may have changed on or after ``since``, page by page."""
+        """Orders that may have changed on or after ``since``, page by page (``unparsed``: as above)."""
 
     @abc.abstractmethod
     def get_order(self, reference: str) -> Order:

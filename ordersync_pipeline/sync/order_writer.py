@@ -3,8 +3,9 @@
 Two steps, so that a sync can prepare one batch while the database writes the one before:
 
 - ``prepare_orders`` reads: one query for the fingerprints of the orders the batch touches, one
-  for the rows and one for the items of those that changed. It decides what changed and makes
-  the rows to write, items and events naming their order by reference (``StagedRows``);
+  for the rows and one for the items of those that changed. An order listed unparsed
+  (``ListedOrder``) is parsed only if its digest is not the one stored. It decides what changed
+  and makes the rows to write, items and events naming their order by reference (``StagedRows``);
 - ``write_prepared`` writes, in the caller's transaction: one merge per table (the orders' give
   back their ids, which the items and events then take), the errors cleared. A batch costs the same statements
   whatever its size, and an event exists exactly when its change does.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +27,7 @@ from sqlalchemy import Connection, delete, select
 
 from ordersync_pipeline.db.statements import StagedRows, merge, one_of
 from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
-from ordersync_pipeline.marketplaces.base import Order, RecordError, Status
+from ordersync_pipeline.marketplaces.base import ListedOrder, Order, RecordError, Status
 from ordersync_pipeline.sync import events
 
 ORDER_FIELDS = ("status", "marketplace_state", "currency", "total_price", "created_at", "modified_at")
@@ -60,10 +62,16 @@ class PreparedBatch:
     items: StagedRows
     events: StagedRows
     result: BatchResult
+    #: the orders that were read (every order but those whose digest matched: none of those has a paid item)
+    read: list[Order] = field(default_factory=list)
+    #: listed orders of the batch that did not parse
+    errors: list[RecordError] = field(default_factory=list)
 
 
 def fingerprint(order: Order) -> str:
-    """A digest of everything this module stores of ``order``: equal digests, nothing to write."""
+    """A digest of everything this module stores of ``order``: equal digests, nothing to write.
+
+    The fingerprint of an order handed out parsed; one listed unparsed has its payload's digest."""
     values: list[Any] = [order.reference, order.status, order.marketplace_state, order.currency, order.total_price]
     values += [order.created_at, order.modified_at, *(getattr(order, name) for name in DOCUMENT_FIELDS)]
     for item in order.items:
@@ -73,7 +81,13 @@ def fingerprint(order: Order) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, digest: str) -> dict[str, Any]:
+def _stored_fingerprint(order: Order, digest: str) -> str | None:
+    """What an order is stored with: an order with a paid item keeps none, so that it never
+    matches and is always read (the new sync must know which of its items it accepted already)."""
+    return None if any(item.status == Status.PAID for item in order.items) else digest
+
+
+def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, digest: str | None) -> dict[str, Any]:
     row = {
         "marketplace_id": marketplace_id,
         "reference": order.reference,
@@ -113,14 +127,18 @@ def _differs(row: dict[str, Any], existing: Any, names: Iterable[str]) -> bool:
     return any(row[name] != getattr(existing, name) for name in names)
 
 
-def _latest_per_reference(batch: Sequence[Order]) -> list[Order]:
-    """An overlap can bring the same order twice: keep its most recent version."""
-    latest: dict[str, Order] = {}
-    for order in batch:
+def _latest_per_reference(batch: Iterable[tuple[Order, str]]) -> list[tuple[Order, str]]:
+    """An overlap can bring the same order twice: keep its most recent version (and its digest)."""
+    latest: dict[str, tuple[Order, str]] = {}
+    for order, digest in batch:
         known = latest.get(order.reference)
-        if known is None or order.modified_at >= known.modified_at:
-            latest[order.reference] = order
+        if known is None or order.modified_at >= known[0].modified_at:
+            latest[order.reference] = (order, digest)
     return list(latest.values())
+
+
+def _as_listed(order: Order) -> ListedOrder:
+    return ListedOrder(order.reference, fingerprint(order), lambda: order)
 
 
 def _events_for(
@@ -177,15 +195,15 @@ def write_orders(
 def prepare_orders(
     conn: Connection,
     marketplace_id: int,
-    batch: Sequence[Order],
+    batch: Sequence[Order | ListedOrder],
     accepted_now: dict[str, set[str]] | None = None,
 ) -> PreparedBatch:
     """Diff ``batch`` with the database (reading only) and make the rows that bring it in line."""
     result = BatchResult()
-    batch = _latest_per_reference(batch)
     now = utcnow()
-    references = [o.reference for o in batch]
-    digests = {o.reference: fingerprint(o) for o in batch}
+    accepted_now = accepted_now or {}
+    listed = [entry if isinstance(entry, ListedOrder) else _as_listed(entry) for entry in batch]
+    references = [entry.reference for entry in listed if entry.reference is not None]
     known = {}
     if references:
         rows = conn.execute(
@@ -194,21 +212,33 @@ def prepare_orders(
             )
         )
         known = {row.reference: row for row in rows}
-    accepted_now = accepted_now or {}
+    repeated = {reference for reference, count in Counter(references).items() if count > 1}
 
-    def unchanged(order: Order) -> bool:
-        # An order with a paid item is always read: the new sync needs to know which items it
-        # accepted already, so that none is accepted twice.
-        row = known.get(order.reference)
+    def unchanged(entry: ListedOrder) -> bool:
+        # The same order twice in a batch is read both times: the latest version wins.
+        row = known.get(entry.reference)
         return (
             row is not None
-            and row.fingerprint == digests[order.reference]
-            and order.reference not in accepted_now
-            and all(item.status != Status.PAID for item in order.items)
+            and row.fingerprint == entry.digest
+            and entry.reference not in accepted_now
+            and entry.reference not in repeated
         )
 
-    changed = [order for order in batch if not unchanged(order)]
-    result.unchanged = len(batch) - len(changed)
+    read: list[tuple[Order, str]] = []
+    errors: list[RecordError] = []
+    for entry in listed:
+        if unchanged(entry):
+            result.unchanged += 1
+            continue
+        record = entry.read()
+        if isinstance(record, RecordError):
+            errors.append(record)
+        else:
+            read.append((record, entry.digest))
+    failed = {error.reference for error in errors}
+    latest = _latest_per_reference(read)
+    changed = [order for order, _ in latest]
+    digests = {order.reference: _stored_fingerprint(order, digest) for order, digest in latest}
     existing: dict[str, Any] = {}
     known_ids = [known[o.reference].id for o in changed if o.reference in known]
     if known_ids:
@@ -242,6 +272,8 @@ def prepare_orders(
             result.updated += 1
         else:
             result.unchanged += 1
+            if row["fingerprint"] != before.fingerprint:
+                order_rows.append(row)  # the same order, now known by another digest: the next read skips it
             continue
         order_rows.append(row)
         item_rows.extend(changed_items)
@@ -252,11 +284,13 @@ def prepare_orders(
     dialect = conn.dialect
     return PreparedBatch(
         marketplace_id=marketplace_id,
-        references=references,
+        references=[reference for reference in dict.fromkeys(references) if reference not in failed],
         orders=StagedRows(dialect, orders, order_rows),
         items=StagedRows(dialect, order_items, item_rows, parent=BY_ORDER_REFERENCE),
         events=StagedRows(dialect, order_events, event_rows, parent=BY_ORDER_REFERENCE),
         result=result,
+        read=changed,
+        errors=errors,
     )
 
 

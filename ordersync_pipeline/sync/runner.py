@@ -13,6 +13,7 @@ from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
 from ordersync_pipeline.gc_tuning import collect_less_often
 from ordersync_pipeline.marketplaces.base import (
+    ListedOrder,
     MarketplaceAdapter,
     Order,
     Page,
@@ -98,7 +99,7 @@ class _Context:
 
     def pages_seen(self, page: Page) -> None:
         self.pages_lost += page.incomplete
-        self.page_seen(len(page.orders) + len(page.care) + len(page.errors))
+        self.page_seen(page.records)
 
     def page_seen(self, records: int) -> None:
         self.report.pages += 1
@@ -108,7 +109,7 @@ class _Context:
 
 @dataclass
 class _Batch:
-    orders: list[Order]
+    orders: list[Order | ListedOrder]
     errors: list[RecordError]
     #: records on each page of the batch, for the progress report
     pages: list[int]
@@ -120,8 +121,9 @@ def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
     batch = _Batch([], [], [])
     for page in pages:
         batch.orders.extend(page.orders)
+        batch.orders.extend(page.listed)
         batch.errors.extend(page.errors)
-        batch.pages.append(len(page.orders) + len(page.care) + len(page.errors))
+        batch.pages.append(page.records)
         batch.lost += page.incomplete
         if len(batch.orders) + len(batch.errors) >= batch_orders:
             yield batch
@@ -130,7 +132,7 @@ def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
         yield batch
 
 
-def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order], list[RecordError]]]:
+def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order | ListedOrder], list[RecordError]]]:
     """Batches of orders, fetched and parsed on a producer thread while the caller writes the last one."""
     for batch in in_background(_gather(pages, ctx.options.batch_orders)):
         for records in batch.pages:
@@ -144,14 +146,16 @@ def _write_listing(
     ctx: _Context, pages: Iterable[Page], prepared: Callable[[list[Order], BatchResult], None] | None = None
 ) -> None:
     """Write every batch of a listing: each one is prepared here while the one before is being
-    written (``WritePipeline``). ``prepared`` is told of each batch and what its diff found."""
+    written (``WritePipeline``). ``prepared`` is told of the orders each batch read and what its
+    diff found."""
     growth = GrowthWatch(["orders", "order_items", "order_events"])
     with WritePipeline(ctx.engine) as pipeline:
         for batch, errors in _batches(ctx, pages):
-            references = {order.reference for order in batch}
+            references = {order.reference for order in batch if order.reference is not None}
             pipeline.before_reading(references)
             with ctx.engine.connect() as conn:
                 ready = prepare_orders(conn, ctx.marketplace.id, batch)
+            errors = errors + ready.errors
             ctx.report.created += ready.result.created
             ctx.report.updated += ready.result.updated
             ctx.report.unchanged += ready.result.unchanged
@@ -160,7 +164,7 @@ def _write_listing(
                 references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors, growth)
             )
             if prepared is not None:
-                prepared(batch, ready.result)
+                prepared(ready.read, ready.result)
 
 
 def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError], growth: GrowthWatch) -> None:
@@ -200,7 +204,7 @@ def _sync_new(ctx: _Context) -> None:
             if to_accept:
                 waiting.append((order, to_accept))
 
-    _write_listing(ctx, ctx.adapter.iter_new_orders(ctx.options.page_size), note_paid_items)
+    _write_listing(ctx, ctx.adapter.iter_new_orders(ctx.options.page_size, unparsed=True), note_paid_items)
     for start in range(0, len(waiting), ctx.options.batch_orders):
         _accept(ctx, waiting[start : start + ctx.options.batch_orders])
 
@@ -234,7 +238,8 @@ def _sync_modified(ctx: _Context) -> None:
     if ctx.adapter.modified_needs_open_orders:
         with ctx.engine.connect() as conn:
             open_references = open_order_references(conn, ctx.marketplace.id)
-    _write_listing(ctx, ctx.adapter.iter_modified_orders(since, ctx.options.page_size, open_references))
+    listing = ctx.adapter.iter_modified_orders(since, ctx.options.page_size, open_references, unparsed=True)
+    _write_listing(ctx, listing)
     if ctx.pages_lost:
         # A skipped page may have held changed orders: the next run reads this window again.
         ctx.report.cursor = cursor.isoformat() if cursor else None

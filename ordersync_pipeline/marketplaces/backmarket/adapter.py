@@ -11,13 +11,17 @@ Choices read from Back Market's OpenAPI document:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from pydantic import ValidationError
 
 from ordersync_pipeline.marketplaces.backmarket.client import BackMarketClient
@@ -26,7 +30,6 @@ from ordersync_pipeline.marketplaces.backmarket.models import (
     BMCareFolder,
     BMDelivery,
     BMOrder,
-    BMOrderPage,
     as_utc,
     blank_to_none,
     describe,
@@ -36,6 +39,7 @@ from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
     CareRecord,
+    ListedOrder,
     MalformedAnswer,
     MarketplaceAdapter,
     MarketplaceConfig,
@@ -124,6 +128,45 @@ def to_order(bm: BMOrder) -> Order:
     )
 
 
+#: every digest is of this and the payload: change it when ``to_order`` makes something else of the
+#: same payload, so that no stored digest matches and every order is read again, once.
+DIGEST_PERSON = b"bm-order-v1"
+
+
+def listed_order(raw: dict[str, Any]) -> ListedOrder:
+    """An order of a listing, unparsed: its compact JSON and the digest of it (of the order as it
+    came, which is all the parser sees)."""
+    payload = orjson.dumps(raw)
+    digest = hashlib.blake2b(payload, digest_size=16, person=DIGEST_PERSON).hexdigest()
+    return ListedOrder(reference=_reference(raw), digest=digest, read=partial(read_order, payload))
+
+
+def read_order(payload: bytes) -> Order | RecordError:
+    """A listed order parsed; the error that names its fields if it does not parse."""
+    try:
+        return to_order(BMOrder.model_validate_json(payload))
+    except ValidationError:
+        # Read it the way a lone order is read, for the error that names the fields.
+        raw = json.loads(payload, parse_float=Decimal)
+        try:
+            return parse_order(raw)
+        except ValueError as exc:
+            return RecordError(reference=_reference(raw), error=str(exc), raw=raw)
+
+
+def money_is_exact(raw: dict[str, Any]) -> bool:
+    """Whether no amount of ``raw`` was read as a float.
+
+    Back Market sends amounts as strings. One sent as a JSON number with a fraction has lost digits
+    once read as a float, so its page is read again with exact decimals instead."""
+    if isinstance(raw.get("price"), float) or isinstance(raw.get("shipping_price"), float):
+        return False
+    lines = raw.get("orderlines")
+    if isinstance(lines, list):
+        return not any(isinstance(line, dict) and isinstance(line.get("price"), float) for line in lines)
+    return True
+
+
 def parse_care_folder(raw: Any) -> CareRecord:
     if not isinstance(raw, dict):
         raise ValueError(f"care folder payload is a {type(raw).__name__}, not an object")
@@ -167,21 +210,23 @@ class BackMarketAdapter(MarketplaceAdapter):
 
     # -- orders ---------------------------------------------------------------------------------
 
-    def iter_new_orders(self, page_size: int) -> Iterator[Page]:
+    def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
         params = {"state": 1, "page-size": _page_size(page_size)}
-        for fetched in self._pager.listing("ws/orders", params, self._orders_page, _lost_page):
-            yield fetched.items
+        yield from self._order_pages(params, unparsed)
 
     def iter_modified_orders(
-        self, since: datetime, page_size: int, open_references: Sequence[str] = ()
+        self, since: datetime, page_size: int, open_references: Sequence[str] = (), *, unparsed: bool = False
     ) -> Iterator[Page]:
         # Back Market filters on date_modification itself: open_references are not needed.
         # Fractions of a second are dropped (rounding down): the filter is "on or after", so the
         # window can only widen.
         stamp = as_utc(since).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = {"date_modification": stamp, "page-size": _page_size(page_size)}
+        yield from self._order_pages(params, unparsed)
+
+    def _order_pages(self, params: dict[str, Any], unparsed: bool) -> Iterator[Page]:
         for fetched in self._pager.listing("ws/orders", params, self._orders_page, _lost_page):
-            yield fetched.items
+            yield fetched.items if unparsed else fetched.items.parsed()
 
     def get_order(self, reference: str) -> Order:
         return parse_order(self.client.get(f"ws/orders/{_order_id(reference)}"))
@@ -310,22 +355,32 @@ class BackMarketAdapter(MarketplaceAdapter):
         return Fetched(results, body.get("next") or None, envelope_count(body), len(results))
 
     def _orders_page(self, content: bytes, where: str) -> Fetched:
-        """A page of orders. Fast path: the whole page validated straight from its bytes. If any
-        part of it does not validate (a broken order, money sent as a JSON number), the page is
-        read again the exact way, order by order, so that one bad order costs only itself."""
+        """A page of orders, each listed unparsed with the digest of its payload. A page that only
+        Python's JSON reads (NaN, a huge integer) or with an amount sent as a number is read the
+        exact way and parsed at once, order by order, so that one bad order costs only itself."""
         try:
-            fast = BMOrderPage.model_validate_json(content)
-        except ValidationError:
-            body, results = self._envelope(content, where)
-            return Fetched(self._order_page(results), body.get("next") or None, envelope_count(body), len(results))
-        page = Page(orders=[to_order(bm) for bm in fast.results])
-        return Fetched(page, fast.next or None, fast.count, len(fast.results))
+            body = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            return self._exact_orders_page(content, where)
+        results = body["results"]
+        if not all(money_is_exact(raw) for raw in results if isinstance(raw, dict)):
+            return self._exact_orders_page(content, where)
+        page = Page()
+        for raw in results:
+            if isinstance(raw, dict):
+                page.listed.append(listed_order(raw))
+            else:
+                page.errors.extend(parse_orders([raw], parse_order, _reference).errors)
+        return Fetched(page, body.get("next") or None, envelope_count(body), len(results))
 
-    def _order_page(self, results: list[Any]) -> Page:
+    def _exact_orders_page(self, content: bytes, where: str) -> Fetched:
+        body, results = self._envelope(content, where)
         page = parse_orders(results, parse_order, _reference)
         if page.errors:
             log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
-        return page
+        return Fetched(page, body.get("next") or None, envelope_count(body), len(results))
 
 
 def _lost_page(number: int, error: MalformedAnswer) -> Page:

@@ -42,9 +42,9 @@ ORDER_STATUS: dict[int, Status] = {
 
 
 def _no_float(value: Any) -> Any:
-    """Refuse a float: it has already lost digits. A page read straight from JSON bytes (the fast
-    path) turns a JSON number with a fraction into one, and is then read again with exact decimals;
-    a page read with ``json.loads(parse_float=Decimal)`` never holds one."""
+    """Refuse a float: it has already lost digits. An order validated straight from JSON bytes
+    turns a JSON number with a fraction into one (the adapter reads such pages with exact decimals
+    instead, ``money_is_exact``); one read with ``json.loads(parse_float=Decimal)`` never holds one."""
     if isinstance(value, float):
         raise ValueError("a JSON number with a fraction is read exactly, not as a float")
     return value
@@ -104,14 +104,6 @@ class BMOrder(_Payload):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return as_utc(value)
-
-
-class BMOrderPage(_Payload):
-    """A whole page of orders, for the fast path: valid only if every order on it is."""
-
-    count: StrictInt | None = None
-    next: str | None = None
-    results: list[BMOrder]
 
 
 class BMDelivery(_Payload):

@@ -125,15 +125,18 @@ class RefurbedAdapter(MarketplaceAdapter):
 
     # -- orders ---------------------------------------------------------------------------------
 
-    def iter_new_orders(self, page_size: int) -> Iterator[Page]:
-        """Orders with at least one item NEW (waiting for the merchant)."""
+    def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
+        """Orders with at least one item NEW (waiting for the merchant).
+
+        Orders are always handed out parsed (``unparsed`` is not used): Refurbed's listings are
+        short (open orders, a recent window), so there is little a digest would spare."""
         yield from self._order_pages({"state": {"any_of": ["NEW"]}}, page_size)
 
     #: Refurbed cannot list "modified since": the orders the database holds open are read again.
     modified_needs_open_orders = True
 
     def iter_modified_orders(
-        self, since: datetime, page_size: int, open_references: Sequence[str] = ()
+        self, since: datetime, page_size: int, open_references: Sequence[str] = (), *, unparsed: bool = False
     ) -> Iterator[Page]:
         """Refurbed cannot say what changed: re-read what may have, and let the diff tell.
 
