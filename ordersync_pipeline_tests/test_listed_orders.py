@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -211,3 +212,15 @@ def test_a_resync_of_an_unchanged_listing_parses_no_order_and_writes_nothing(eng
     # Only orders with a paid item are read again: the new sync must know what it accepted.
     assert sorted(json.loads(p)["order_id"] for p in parsed) == sorted(int(row.reference) for row in paid)
     assert snapshot(engine) == before
+
+
+def test_a_listed_order_holds_about_the_size_of_its_json():
+    raw = order(1)
+    size = len(json.dumps(raw, separators=(",", ":")))
+    tracemalloc.start()
+    try:
+        held = [backmarket.listed_order(raw) for _ in range(200)]
+        per_order = tracemalloc.get_traced_memory()[0] / len(held)
+    finally:
+        tracemalloc.stop()
+    assert per_order < 2 * size, (per_order, size)

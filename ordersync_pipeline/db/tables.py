@@ -104,8 +104,9 @@ orders = Table(
     Column("created_at", DateTime, nullable=False),
     Column("modified_at", DateTime, nullable=False),
     Column("synced_at", DateTime, nullable=False),
-    # A digest of the order as last written (``sync.order_writer.fingerprint``): an order that
-    # comes back with the same one is unchanged, and its row and items need not be read.
+    # A digest of the order as last written (of its payload if it was listed unparsed, else
+    # ``sync.order_writer.fingerprint``): an order that comes back with the same one is unchanged,
+    # and is neither parsed nor read further. NULL for an order with a paid item: always read.
     Column("fingerprint", String(32)),
     UniqueConstraint("marketplace_id", "reference", name="uq_orders_marketplace_reference"),
     Index("ix_orders_marketplace_created", "marketplace_id", "created_at"),
