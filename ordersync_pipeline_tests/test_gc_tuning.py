@@ -1,65 +1,59 @@
-"""Bulk work collects garbage less often, and leaves the collector as it found it."""
+"""Bulk work leaves the objects from before it out of garbage collections, and undoes that after."""
 
 from __future__ import annotations
 
 import gc
 import threading
 
-from ordersync_pipeline.gc_tuning import BULK_THRESHOLD, collect_less_often
+from ordersync_pipeline.gc_tuning import collect_only_new_objects
 
 
-def test_the_collector_is_tuned_while_the_outermost_block_runs_and_restored_after():
-    before = gc.get_threshold()
-    with collect_less_often():
-        assert gc.get_threshold()[0] == max(BULK_THRESHOLD, before[0])
-        assert gc.get_freeze_count() > 0
-        with collect_less_often():
+def test_objects_from_before_are_frozen_while_the_outermost_block_runs():
+    assert gc.get_freeze_count() == 0
+    with collect_only_new_objects():
+        frozen = gc.get_freeze_count()
+        with collect_only_new_objects():
             pass
-        assert gc.get_threshold()[0] == max(BULK_THRESHOLD, before[0])  # the inner block left it so
-    assert gc.get_threshold() == before
+        assert frozen > 0 and gc.get_freeze_count() == frozen  # the inner block left them so
     assert gc.get_freeze_count() == 0
 
 
-def test_a_failing_block_restores_the_collector_too():
-    before = gc.get_threshold()
+def test_a_failing_block_unfreezes_too():
     try:
-        with collect_less_often():
+        with collect_only_new_objects():
             raise RuntimeError("boom")
     except RuntimeError:
         pass
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0
 
 
-def test_blocks_on_two_threads_restore_the_collector_once_both_are_done():
-    before = gc.get_threshold()
+def test_blocks_on_two_threads_unfreeze_once_both_are_done():
     inside, release = threading.Event(), threading.Event()
 
     def other() -> None:
-        with collect_less_often():
+        with collect_only_new_objects():
             inside.set()
             release.wait(5)
 
     thread = threading.Thread(target=other)
     thread.start()
     inside.wait(5)
-    with collect_less_often():
+    with collect_only_new_objects():
         pass
-    still_tuned = gc.get_threshold()[0]
+    still_frozen = gc.get_freeze_count()
     release.set()
     thread.join()
 
-    assert still_tuned == max(BULK_THRESHOLD, before[0])
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert still_frozen > 0 and gc.get_freeze_count() == 0
 
 
 def test_garbage_cycles_made_during_bulk_work_are_still_collected():
     class Node:
         pass
 
-    with collect_less_often():
+    with collect_only_new_objects():
         node = Node()
         node.self = node
-        watch = threading.local()  # any object outliving the cycle
         del node
         collected = gc.collect()
-    assert collected >= 1 and watch is not None
+    assert collected >= 1

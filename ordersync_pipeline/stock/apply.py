@@ -42,7 +42,7 @@ from ordersync_pipeline.db.tables import (
     orders,
     utcnow,
 )
-from ordersync_pipeline.gc_tuning import collect_less_often
+from ordersync_pipeline.gc_tuning import collect_only_new_objects
 from ordersync_pipeline.stock.locks import LOCKED, SHORT, Item, Lock, Planner, Shortfall
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def apply_pending_events(engine: Engine, batch_size: int = 20_000) -> ApplyRepor
     """Apply every pending event, ``batch_size`` at a time, each batch in its own transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with collect_less_often():
+    with collect_only_new_objects():
         return _apply_all(engine, batch_size)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, bindparam, exists, or_, select, update
 from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
-from ordersync_pipeline.gc_tuning import collect_less_often
+from ordersync_pipeline.gc_tuning import collect_only_new_objects
 from ordersync_pipeline.marketplaces.base import (
     ListedOrder,
     MarketplaceAdapter,
@@ -76,7 +76,7 @@ def run_sync(
         report.supported = False
         return report
     sync = _SYNCS[sync_type]
-    with exclusive_sync(engine, marketplace.id, sync_type), collect_less_often():
+    with exclusive_sync(engine, marketplace.id, sync_type), collect_only_new_objects():
         started = utcnow()
         ctx = _Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None))
         sync(ctx)
@@ -133,7 +133,7 @@ def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
 
 
 def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order | ListedOrder], list[RecordError]]]:
-    """Batches of orders, fetched and parsed on a producer thread while the caller writes the last one."""
+    """Batches of orders, fetched (and digested or parsed) on a producer thread while the caller writes the last one."""
     for batch in in_background(_gather(pages, ctx.options.batch_orders)):
         for records in batch.pages:
             ctx.page_seen(records)
