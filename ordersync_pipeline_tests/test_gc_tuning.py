@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 from ordersync_pipeline.gc_tuning import collect_only_new_objects
 
 
+def _no_bulk_work_running() -> None:
+    """Wait for bulk work an earlier test may have left running on a thread of its own to end."""
+    deadline = time.monotonic() + 30
+    while gc.get_freeze_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gc.get_freeze_count() == 0, "bulk work is still running on another thread"
+
+
 def test_objects_from_before_are_frozen_while_the_outermost_block_runs():
-    assert gc.get_freeze_count() == 0
+    _no_bulk_work_running()
     with collect_only_new_objects():
         frozen = gc.get_freeze_count()
         with collect_only_new_objects():
@@ -19,6 +28,7 @@ def test_objects_from_before_are_frozen_while_the_outermost_block_runs():
 
 
 def test_a_failing_block_unfreezes_too():
+    _no_bulk_work_running()
     try:
         with collect_only_new_objects():
             raise RuntimeError("boom")
@@ -28,6 +38,7 @@ def test_a_failing_block_unfreezes_too():
 
 
 def test_blocks_on_two_threads_unfreeze_once_both_are_done():
+    _no_bulk_work_running()
     inside, release = threading.Event(), threading.Event()
 
     def other() -> None:
