@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.marketplaces.base import Order, OrderItem, Status
 from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, find_marketplace, upsert_marketplaces
-from ordersync_pipeline.sync.order_writer import fingerprint, write_orders
+from ordersync_pipeline.sync.order_writer import fingerprint, prepare_orders, write_orders, write_prepared
 
 SHIPPED = Order(
     reference="1001",
@@ -159,3 +159,45 @@ def test_a_paid_order_is_always_read_so_that_its_accepted_items_are_known(engine
 
     assert again.unchanged == 1
     assert again.accepted == {"1001": {"5001"}}
+
+
+OTHER = dataclasses.replace(
+    SHIPPED, reference="1002", items=(dataclasses.replace(SHIPPED.items[0], reference="5002"),), tracking_number="TRK3"
+)
+
+
+def _counts(engine):
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (tables.orders, tables.order_items, tables.order_events)
+        )
+
+
+def test_a_batch_of_new_orders_is_loaded_straight_into_its_tables(engine, marketplace_id):
+    with engine.connect() as conn:
+        ready = prepare_orders(conn, marketplace_id, [SHIPPED, OTHER])
+
+    result, statements = _statements(engine, lambda conn: write_prepared(conn, ready))
+
+    assert (result.created, result.events) == (2, 4)
+    assert not [s for s in statements if s.startswith("CREATE TEMPORARY")], statements
+    assert _counts(engine) == (2, 2, 4)
+    with engine.connect() as conn:
+        stored = {row.reference: row for row in conn.execute(select(tables.orders))}
+        items = {row.reference: row.order_id for row in conn.execute(select(tables.order_items))}
+    assert items == {"5001": stored["1001"].id, "5002": stored["1002"].id}
+    assert stored["1002"].tracking_number == "TRK3"
+
+
+def test_a_new_order_another_sync_stored_since_the_batch_was_read_is_merged_once(engine, marketplace_id):
+    with engine.connect() as conn:
+        ready = prepare_orders(conn, marketplace_id, [SHIPPED, OTHER])
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [SHIPPED])  # another sync got there first
+
+    with engine.begin() as conn:
+        result = write_prepared(conn, ready)
+
+    assert result.events == 2  # the other order's; the first one's events were written once, before
+    assert _counts(engine) == (2, 2, 4)

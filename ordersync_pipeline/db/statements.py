@@ -94,6 +94,21 @@ class StagedRows:
         _copy(conn, stage.name, names, lines)
         return stage
 
+    def copy_into_table(
+        self, conn: Connection, parent_ids: dict[str, int] | None = None, ids: Sequence[int] | None = None
+    ) -> None:
+        """``COPY`` the rows straight into their table (Postgres), for rows known to be new: a row
+        already there fails the statement. ``ids`` are the rows' own ids, if they are given."""
+        names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
+        lines = self._lines or []
+        parents = self._parents(parent_ids)
+        if parents is not None:
+            lines = [f"{i}\t{line}" for i, line in zip(parents, lines, strict=True)]
+        if ids is not None:
+            names = ["id", *names]
+            lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
+        _copy(conn, self.table.name, names, lines)
+
 
 def merge(
     conn: Connection,

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ordersync_pipeline.db.statements import StagedRows, merge, one_of
 from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
@@ -66,6 +67,9 @@ class PreparedBatch:
     read: list[Order] = field(default_factory=list)
     #: listed orders of the batch that did not parse
     errors: list[RecordError] = field(default_factory=list)
+    #: the references of ``orders``, in their order, when none of them was in the database when
+    #: read (a first sync): they can be loaded straight into their tables
+    new_orders: list[str] | None = None
 
 
 def fingerprint(order: Order) -> str:
@@ -291,11 +295,15 @@ def prepare_orders(
         result=result,
         read=changed,
         errors=errors,
+        new_orders=[row["reference"] for row in order_rows] if not existing else None,
     )
 
 
 def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
     """Write a prepared batch in the caller's transaction; the result, with the events written."""
+    if prepared.new_orders and prepared.orders.postgres and _insert_new(conn, prepared):
+        clear_errors(conn, prepared.marketplace_id, prepared.references)
+        return prepared.result
     columns = prepared.orders.columns
     written = merge(
         conn,
@@ -309,6 +317,32 @@ def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
     prepared.result.events = merge(conn, prepared.events, ("event_key",), parent_ids=ids)
     clear_errors(conn, prepared.marketplace_id, prepared.references)
     return prepared.result
+
+
+def _insert_new(conn: Connection, prepared: PreparedBatch) -> bool:
+    """Load a batch of new orders, their items and events straight into their tables (Postgres),
+    the way the bulk-load floor does, instead of through temporary tables and ``ON CONFLICT``.
+    False, with nothing written, if one of them is there already (another sync stored it since
+    the batch was read): the batch is then merged as usual."""
+    count = len(prepared.new_orders)
+    ids = (
+        conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :count)"),
+            {"count": count},
+        )
+        .scalars()
+        .all()
+    )
+    parents = dict(zip(prepared.new_orders, ids, strict=True))
+    try:
+        with conn.begin_nested():
+            prepared.orders.copy_into_table(conn, ids=ids)
+            prepared.items.copy_into_table(conn, parent_ids=parents)
+            prepared.events.copy_into_table(conn, parent_ids=parents)
+    except (IntegrityError, conn.dialect.dbapi.IntegrityError):  # COPY goes to the driver: its own error
+        return False
+    prepared.result.events = prepared.events.count
+    return True
 
 
 def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str]) -> None:
