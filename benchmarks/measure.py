@@ -55,26 +55,29 @@ _WRITES = ("INSERT", "UPDATE", "DELETE")
 @dataclass
 class Counter:
     """Statements issued on an engine and rows of order data they wrote, from SQLAlchemy's cursor
-    events.
-
-    A staged write's ``COPY`` goes to the driver directly, past these events; it is counted
-    through the temporary table each one fills (one ``COPY`` per ``CREATE TEMPORARY TABLE``).
-    """
+    events (which the pipeline also fires around its ``COPY``s)."""
 
     statements: int = 0
     rows_written: int = 0
 
     def before(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self.statements += 1
-        if statement.startswith("CREATE TEMPORARY TABLE"):
-            self.statements += 1  # its COPY
 
     def after(self, conn, cursor, statement, parameters, context, executemany) -> None:
         # The sync's cursor row is bookkeeping, not order data: its one write is not counted.
         if "sync_cursors" in statement:
             return
-        if statement.lstrip().upper().startswith(_WRITES) and cursor.rowcount and cursor.rowcount > 0:
+        if _writes_rows(statement) and cursor.rowcount and cursor.rowcount > 0:
             self.rows_written += cursor.rowcount
+
+
+def _writes_rows(statement: str) -> bool:
+    """Whether a statement writes rows of a table: a ``COPY`` into a staging table does not (the
+    ``INSERT ... SELECT`` that follows it does)."""
+    head = statement.lstrip().upper()
+    if head.startswith("COPY"):
+        return not head.startswith('COPY "ORDERSYNC_STAGE_')
+    return head.startswith(_WRITES)
 
 
 @contextlib.contextmanager

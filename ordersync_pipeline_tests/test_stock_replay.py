@@ -148,7 +148,7 @@ def test_statements_per_batch_do_not_grow_with_the_orders(engine):
         assert conn.execute(select(order_events).where(order_events.c.processed_at.is_(None))).all() == []
     assert on_hand(engine)["large-0"] == 1000 - 20  # orders 0, 10, 20...: all shipped
     assert small == large
-    assert large <= 14, large
+    assert large <= 15, large  # the COPY of new locks included
 
 
 def test_an_event_committed_late_with_an_earlier_id_is_applied_in_the_same_run(engine, monkeypatch):

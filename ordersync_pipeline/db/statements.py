@@ -3,7 +3,8 @@
 Bulk writes on Postgres go through a temporary table (``StagedRows``, ``merge``): the rows are
 loaded into it by ``COPY``, the cheapest way in, then one ``INSERT ... SELECT ... ON CONFLICT``
 moves them into the real table. Sending them as multi-row ``VALUES`` costs several times more on
-both sides. SQLite, in this process, takes them in one ``executemany``.
+both sides. Rows known to be new can be loaded by ``COPY`` straight into their table
+(``StagedRows.copy_into_table``). SQLite, in this process, takes them in one ``executemany``.
 """
 
 from __future__ import annotations
@@ -181,12 +182,17 @@ def _q(name: str) -> str:
 def _copy(conn: Connection, target: str, columns: Sequence[str], lines: Sequence[str]) -> None:
     """``COPY target (columns) FROM STDIN`` with ``lines``, sent in one piece. The driver reads its
     input in 8 kB pieces by default, each needing the GIL: on a writer thread beside a busy one,
-    every piece waits for it while the server waits for the piece."""
+    every piece waits for it while the server waits for the piece.
+
+    ``COPY`` goes to the driver's cursor, past SQLAlchemy: its cursor events are fired around it,
+    so that what listens to them (statement counts, tracing) sees it like any other statement."""
     data = ("\n".join(lines) + "\n").encode()
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         sql = f"COPY {_q(target)} ({', '.join(_q(c) for c in columns)}) FROM STDIN"
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, None, None, False)
         cursor.copy_expert(sql, io.BytesIO(data), size=max(len(data), 8192))
+        conn.dispatch.after_cursor_execute(conn, cursor, sql, None, None, False)
     finally:
         cursor.close()
 
