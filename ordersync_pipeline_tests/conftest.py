@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated database on SQLite and on a real Postgres server."""
+"""Shared fixtures: a migrated database on SQLite and on a real Postgres server, a marketplace row in
+it, and a fake Back Market server with an adapter talking to it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ordersync_pipeline.db.engine import make_engine, upgrade
+from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, find_marketplace, upsert_marketplaces
+from ordersync_pipeline_tests.backmarket_fake import FakeBackMarket, make_adapter
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ORDERSYNC_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -67,3 +70,31 @@ def postgres_url():
         yield url
     finally:
         _drop_postgres_database(url)
+
+
+@pytest.fixture
+def marketplace_id(engine):
+    """A Back Market marketplace row in ``engine``'s database; its id."""
+    upsert_marketplaces(
+        engine, [MarketplaceEntry(code="bm-test", kind="backmarket", base_url="http://x", token_env="T")]
+    )
+    with engine.connect() as conn:
+        return find_marketplace(conn, "bm-test").id
+
+
+@pytest.fixture
+def bm():
+    """A fake Back Market on loopback, answering from the routes a test gives it."""
+    fake = FakeBackMarket()
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def adapter(bm):
+    """A Back Market adapter talking to ``bm``."""
+    adapter = make_adapter(bm.url)
+    yield adapter
+    adapter.close()

@@ -25,7 +25,6 @@ from ordersync_pipeline_tests.backmarket_fake import (
     FAST,
     TOKEN,
     USER_AGENT,
-    FakeBackMarket,
     an_order,
     closed_port_url,
     envelope,
@@ -34,23 +33,6 @@ from ordersync_pipeline_tests.backmarket_fake import (
     orderline,
     pages,
 )
-
-
-@pytest.fixture
-def bm():
-    fake = FakeBackMarket()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
-@pytest.fixture
-def adapter(bm):
-    adapter = make_adapter(bm.url)
-    yield adapter
-    adapter.close()
-
 
 # -- headers, paging ----------------------------------------------------------------------------------
 

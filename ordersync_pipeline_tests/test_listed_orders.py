@@ -13,36 +13,18 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.marketplaces.backmarket import adapter as backmarket
 from ordersync_pipeline.marketplaces.base import ListedOrder, RecordError, Status
-from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, find_marketplace, upsert_marketplaces
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
 from ordersync_pipeline.sync.order_writer import fingerprint, prepare_orders, write_orders, write_prepared
-from ordersync_pipeline_tests.backmarket_fake import FakeBackMarket, envelope, make_adapter, order, orderline
+from ordersync_pipeline_tests.backmarket_fake import envelope, order, orderline
 from ordersync_pipeline_tests.sync_helpers import TOKEN, add_marketplace, snapshot
 from ordersync_pipeline_tests.test_order_writer import SHIPPED
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def bm():
-    fake = FakeBackMarket()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
-@pytest.fixture
-def adapter(bm):
-    adapter = make_adapter(bm.url)
-    yield adapter
-    adapter.close()
 
 
 def _listing(adapter, unparsed: bool):
@@ -94,15 +76,6 @@ def test_a_page_with_amounts_sent_as_numbers_is_parsed_at_once_with_exact_decima
 
 
 # -- the order writer ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def marketplace_id(engine):
-    upsert_marketplaces(
-        engine, [MarketplaceEntry(code="bm-test", kind="backmarket", base_url="http://x", token_env="T")]
-    )
-    with engine.connect() as conn:
-        return find_marketplace(conn, "bm-test").id
 
 
 def _never_read():

@@ -12,7 +12,6 @@ from sqlalchemy import event, func, select, update
 
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.marketplaces.base import Order, OrderItem, Status
-from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, find_marketplace, upsert_marketplaces
 from ordersync_pipeline.sync.order_writer import fingerprint, prepare_orders, write_orders, write_prepared
 
 SHIPPED = Order(
@@ -75,15 +74,6 @@ def test_every_stored_item_field_changes_the_fingerprint(name):
 
 def test_a_missing_value_and_the_text_none_differ():
     assert fingerprint(dataclasses.replace(SHIPPED, label_url="None")) != fingerprint(SHIPPED)
-
-
-@pytest.fixture
-def marketplace_id(engine):
-    upsert_marketplaces(
-        engine, [MarketplaceEntry(code="bm-test", kind="backmarket", base_url="http://x", token_env="T")]
-    )
-    with engine.connect() as conn:
-        return find_marketplace(conn, "bm-test").id
 
 
 def _statements(engine, action):
