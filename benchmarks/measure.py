@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, NullPool, create_engine, event, text
 
 from ordersync_pipeline.db.engine import make_engine, upgrade
+from ordersync_pipeline.db.statements import STAGE_PREFIX
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ORDERSYNC_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -74,10 +75,10 @@ class Counter:
 def _writes_rows(statement: str) -> bool:
     """Whether a statement writes rows of a table: a ``COPY`` into a staging table does not (the
     ``INSERT ... SELECT`` that follows it does)."""
-    head = statement.lstrip().upper()
-    if head.startswith("COPY"):
-        return not head.startswith('COPY "ORDERSYNC_STAGE_')
-    return head.startswith(_WRITES)
+    head = statement.lstrip()
+    if head.upper().startswith("COPY"):
+        return not head.startswith(f'COPY "{STAGE_PREFIX}')
+    return head.upper().startswith(_WRITES)
 
 
 @contextlib.contextmanager

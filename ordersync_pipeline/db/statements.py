@@ -41,6 +41,10 @@ def upsert(
     conn.execute(stmt, list(rows))
 
 
+#: the name of a staging table is this and its table's name
+STAGE_PREFIX = "ordersync_stage_"
+
+
 class StagedRows:
     """Rows bound for ``table``, made ready to be merged into it (``merge``).
 
@@ -80,18 +84,14 @@ class StagedRows:
     def load(self, conn: Connection, parent_ids: dict[str, int] | None = None) -> Table:
         """The rows in a new temporary table, by ``COPY`` (Postgres). The caller drops it; a
         rollback takes it away too."""
-        names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
+        names, lines = self._copy_input(parent_ids)
         stage = Table(
-            f"ordersync_stage_{self.table.name}",
+            STAGE_PREFIX + self.table.name,
             MetaData(),
             *(Column(name, self.table.c[name].type) for name in names),
             prefixes=["TEMPORARY"],
         )
         stage.create(conn)
-        ids = self._parents(parent_ids)
-        lines = self._lines or []
-        if ids is not None:
-            lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
         _copy(conn, stage.name, names, lines)
         return stage
 
@@ -100,15 +100,20 @@ class StagedRows:
     ) -> None:
         """``COPY`` the rows straight into their table (Postgres), for rows known to be new: a row
         already there fails the statement. ``ids`` are the rows' own ids, if they are given."""
+        names, lines = self._copy_input(parent_ids)
+        if ids is not None:
+            names = ["id", *names]
+            lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
+        _copy(conn, self.table.name, names, lines)
+
+    def _copy_input(self, parent_ids: dict[str, int] | None) -> tuple[list[str], list[str]]:
+        """The columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
         names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
         lines = self._lines or []
         parents = self._parents(parent_ids)
         if parents is not None:
             lines = [f"{i}\t{line}" for i, line in zip(parents, lines, strict=True)]
-        if ids is not None:
-            names = ["id", *names]
-            lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
-        _copy(conn, self.table.name, names, lines)
+        return names, lines
 
 
 def merge(

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, text
-from sqlalchemy.exc import IntegrityError
 
 from ordersync_pipeline.db.statements import StagedRows, merge, one_of
 from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
@@ -339,7 +338,7 @@ def _insert_new(conn: Connection, prepared: PreparedBatch) -> bool:
             prepared.orders.copy_into_table(conn, ids=ids)
             prepared.items.copy_into_table(conn, parent_ids=parents)
             prepared.events.copy_into_table(conn, parent_ids=parents)
-    except (IntegrityError, conn.dialect.dbapi.IntegrityError):  # COPY goes to the driver: its own error
+    except conn.dialect.dbapi.IntegrityError:  # COPY goes to the driver's cursor: the error is the driver's
         return False
     prepared.result.events = prepared.events.count
     return True
