@@ -19,7 +19,7 @@ def test_migrations_create_every_table_and_are_repeatable(db_url):
         "marketplace_stock",
         "marketplace_stock_locks",
     } <= names
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     engine.dispose()
 
 
