@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from sqlalchemy import Engine, func, select
 
-from ordersync_pipeline.db.tables import marketplaces, order_events, order_items, orders
+from ordersync_pipeline.db.tables import marketplaces, order_events, order_items, orders, pending_order_events
 from ordersync_pipeline.stock import checks
 from ordersync_pipeline.stock.push import listings_to_push
 
@@ -62,7 +62,7 @@ def _events(engine: Engine) -> list[str]:
         keys = conn.execute(
             select(order_events.c.event_key).group_by(order_events.c.event_key).having(func.count() > 1)
         ).all()
-        pending = conn.execute(select(func.count()).where(order_events.c.processed_at.is_(None))).scalar_one()
+        pending = conn.execute(select(func.count()).select_from(pending_order_events)).scalar_one()
     found = [f"order {r.reference} has {r.n} OrderCreated events" for r in wrong]
     found += [f"event key {r.event_key} written twice" for r in keys]
     if pending:

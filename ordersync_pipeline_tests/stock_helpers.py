@@ -18,6 +18,7 @@ from ordersync_pipeline.db.tables import (
     order_events,
     order_items,
     orders,
+    pending_order_events,
     utcnow,
 )
 
@@ -67,7 +68,8 @@ def add_listing(
 
 
 def _event(conn, order_id: int, type_: str, before: str | None, after: str, payload: dict, when=None):
-    conn.execute(
+    """An event as the sync writes it: with its row in the queue of pending events."""
+    written = conn.execute(
         order_events.insert(),
         {
             "event_key": f"test:{next(_keys)}",
@@ -77,8 +79,24 @@ def _event(conn, order_id: int, type_: str, before: str | None, after: str, payl
             "to_status": after,
             "payload": payload,
             "created_at": when or utcnow(),
-            "processed_at": None,
         },
+    )
+    conn.execute(pending_order_events.insert(), {"event_id": written.inserted_primary_key[0], "order_id": order_id})
+
+
+def pending_events(engine: Engine) -> list[int]:
+    """The ids of the events the stock has yet to apply."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(pending_order_events.c.event_id).order_by("event_id")).scalars())
+
+
+def requeue_every_event(conn) -> None:
+    """Every event pending again, as if none had been applied."""
+    conn.execute(pending_order_events.delete())
+    conn.execute(
+        pending_order_events.insert().from_select(
+            ["event_id", "order_id"], select(order_events.c.id, order_events.c.order_id)
+        )
     )
 
 

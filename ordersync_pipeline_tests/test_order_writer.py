@@ -160,7 +160,7 @@ def _counts(engine):
     with engine.connect() as conn:
         return tuple(
             conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (tables.orders, tables.order_items, tables.order_events)
+            for table in (tables.orders, tables.order_items, tables.order_events, tables.pending_order_events)
         )
 
 
@@ -172,7 +172,7 @@ def test_a_batch_of_new_orders_is_loaded_straight_into_its_tables(engine, market
 
     assert (result.created, result.events) == (2, 4)
     assert not [s for s in statements if s.startswith("CREATE TEMPORARY")], statements
-    assert _counts(engine) == (2, 2, 4)
+    assert _counts(engine) == (2, 2, 4, 4)
     with engine.connect() as conn:
         stored = {row.reference: row for row in conn.execute(select(tables.orders))}
         items = {row.reference: row.order_id for row in conn.execute(select(tables.order_items))}
@@ -190,4 +190,28 @@ def test_a_new_order_another_sync_stored_since_the_batch_was_read_is_merged_once
         result = write_prepared(conn, ready)
 
     assert result.events == 2  # the other order's; the first one's events were written once, before
-    assert _counts(engine) == (2, 2, 4)
+    assert _counts(engine) == (2, 2, 4, 4)
+
+
+def _queue(engine) -> set[tuple[int, int]]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(tables.pending_order_events.c.event_id, tables.pending_order_events.c.order_id)))
+
+
+def test_each_event_written_waits_once_in_the_queue_for_the_stock(engine, marketplace_id):
+    with engine.connect() as conn:
+        ready = prepare_orders(conn, marketplace_id, [SHIPPED, OTHER])
+    with engine.begin() as conn:
+        write_prepared(conn, ready)  # new orders: loaded straight into their tables on Postgres
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [SHIPPED, OTHER])  # the same again: no event, nothing queued
+    cancelled = dataclasses.replace(
+        OTHER, status=Status.CANCELLED, items=(dataclasses.replace(OTHER.items[0], status=Status.CANCELLED),)
+    )
+    with engine.begin() as conn:
+        assert write_orders(conn, marketplace_id, [cancelled]).events == 1  # merged
+
+    with engine.connect() as conn:
+        written = set(conn.execute(select(tables.order_events.c.id, tables.order_events.c.order_id)))
+    assert len(written) == 5
+    assert _queue(engine) == written

@@ -15,6 +15,7 @@ from ordersync_pipeline_tests.stock_helpers import (
     locked_quantities,
     locks_by_item,
     on_hand,
+    pending_events,
     set_on_hand,
 )
 
@@ -198,5 +199,4 @@ def test_events_are_marked_processed_in_batches(engine, shop):
         create_order(engine, shop, f"o{n}", [("A", 1, "paid")])
     report = apply_pending_events(engine, batch_size=3)
     assert (report.events, report.batches, report.locked, report.short) == (7, 3, 3, 4)
-    with engine.connect() as conn:
-        assert conn.execute(select(order_events).where(order_events.c.processed_at.is_(None))).all() == []
+    assert pending_events(engine) == []

@@ -13,6 +13,7 @@ from ordersync_pipeline.db.tables import (
     order_events,
     order_items,
     orders,
+    pending_order_events,
 )
 from ordersync_pipeline.stock.apply import apply_pending_events
 from ordersync_pipeline_tests.conftest import _create_postgres_database, _drop_postgres_database
@@ -25,6 +26,8 @@ from ordersync_pipeline_tests.stock_helpers import (
     create_order,
     locks_by_item,
     on_hand,
+    pending_events,
+    requeue_every_event,
     set_on_hand,
 )
 
@@ -47,8 +50,6 @@ def copy_order_book(source, target, initial_on_hand: dict[str, int]) -> None:
     with source.connect() as src, target.begin() as dst:
         for table in (marketplaces, orders, order_items, order_events):
             rows = [dict(row._mapping) for row in src.execute(select(table).order_by(table.c.id))]
-            if table is order_events:
-                rows = [row | {"processed_at": None} for row in rows]
             dst.execute(table.insert(), rows)
             if dst.dialect.name == "postgresql":
                 dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {rows[-1]['id']})"))
@@ -58,6 +59,7 @@ def copy_order_book(source, target, initial_on_hand: dict[str, int]) -> None:
         ]
         dst.execute(marketplace_stock.insert(), listings)
         dst.execute(inventory.insert(), [{"sku": sku, "on_hand": n} for sku, n in initial_on_hand.items()])
+        requeue_every_event(dst)
 
 
 def test_replaying_every_event_on_a_fresh_copy_gives_the_same_stock(engine, fresh_engine):
@@ -99,7 +101,7 @@ def test_replaying_every_event_on_a_fresh_copy_gives_the_same_stock(engine, fres
     assert book_state(fresh_engine) == expected
     # And once more on top: nothing moves.
     with fresh_engine.begin() as conn:
-        conn.execute(order_events.update().values(processed_at=None))
+        requeue_every_event(conn)
     apply_pending_events(fresh_engine)
     assert book_state(fresh_engine) == expected
 
@@ -144,8 +146,7 @@ def test_statements_per_batch_do_not_grow_with_the_orders(engine):
     small = _count_statements(engine, lambda: apply_pending_events(engine, batch_size=500))
     _orders(engine, bm, "large", 200)
     large = _count_statements(engine, lambda: apply_pending_events(engine, batch_size=500))
-    with engine.connect() as conn:
-        assert conn.execute(select(order_events).where(order_events.c.processed_at.is_(None))).all() == []
+    assert pending_events(engine) == []
     assert on_hand(engine)["large-0"] == 1000 - 20  # orders 0, 10, 20...: all shipped
     assert small == large
     assert large <= 15, large  # the COPY of new locks included
@@ -163,6 +164,7 @@ def test_an_event_committed_late_with_an_earlier_id_is_applied_in_the_same_run(e
         create_order(engine, bm, f"early{n}", [("late-0", 1, "shipped")])
     with engine.begin() as conn:
         held_back = conn.execute(select(order_events).where(order_events.c.order_id == late_order)).one()
+        conn.execute(pending_order_events.delete().where(pending_order_events.c.event_id == held_back.id))
         conn.execute(order_events.delete().where(order_events.c.id == held_back.id))
     batches = []
     original = apply._apply_batch
@@ -171,14 +173,14 @@ def test_an_event_committed_late_with_an_earlier_id_is_applied_in_the_same_run(e
         if len(batches) == 1:  # the first batch has committed: a late sync commits its event now
             with engine.begin() as conn:
                 conn.execute(order_events.insert().values(held_back._asdict()))
+                conn.execute(pending_order_events.insert().values(event_id=held_back.id, order_id=late_order))
         batches.append(original(*args))
         return batches[-1]
 
     monkeypatch.setattr(apply, "_apply_batch", apply_batch)
     report = apply_pending_events(engine, batch_size=3)
 
-    with engine.connect() as conn:
-        assert conn.execute(select(order_events).where(order_events.c.processed_at.is_(None))).all() == []
+    assert pending_events(engine) == []
     assert batches[0][1] > held_back.id  # the first batch had already passed the late event's id
     assert report.events == 7
     assert locks_by_item(engine)["late-1"][0] == "locked"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -71,12 +71,13 @@ class StagedRows:
             self._lines = None
             self._rows = [{c: row[c] for c in self.columns} for row in rows] if key else list(rows)
 
-    def _parents(self, parent_ids: dict[str, int] | None) -> list[int] | None:
+    def parents(self, parent_ids: dict[str, int] | None) -> list[int] | None:
+        """Each row's parent id, taken from ``parent_ids`` by the row's key (None without a parent)."""
         return None if self._keys is None else [(parent_ids or {})[key] for key in self._keys]
 
     def rows(self, parent_ids: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """The rows as dicts, with their parent's id (SQLite, which takes them as they are)."""
-        ids = self._parents(parent_ids)
+        ids = self.parents(parent_ids)
         if ids is None:
             return self._rows
         return [row | {self._parent_column: i} for i, row in zip(ids, self._rows, strict=True)]
@@ -110,7 +111,7 @@ class StagedRows:
         """The columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
         names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
         lines = self._lines or []
-        parents = self._parents(parent_ids)
+        parents = self.parents(parent_ids)
         if parents is not None:
             lines = [f"{i}\t{line}" for i, line in zip(parents, lines, strict=True)]
         return names, lines
@@ -168,6 +169,19 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         _copy(conn, table.name, columns, _copy_lines(conn.dialect, table, columns, rows))
         return
     conn.execute(table.insert(), list(rows))
+
+
+def insert_integers(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[int]]) -> None:
+    """Insert ``rows`` of integers, none of them NULL, given as tuples in the order of ``columns``:
+    the cheapest rows to make, hundreds of thousands in a first sync (Postgres: ``COPY``)."""
+    if conn.dialect.name == "postgresql":
+        lines = ["\t".join(map(str, row)) for row in rows]
+        if lines:
+            _copy(conn, table.name, columns, lines)
+        return
+    params = [dict(zip(columns, row, strict=True)) for row in rows]
+    if params:
+        conn.execute(table.insert(), params)
 
 
 def begin_write(conn: Connection) -> None:

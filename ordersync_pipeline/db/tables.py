@@ -24,7 +24,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -134,8 +133,6 @@ order_items = Table(
     Index("ix_order_items_sku", "sku"),
 )
 
-PENDING_EVENT = text("processed_at IS NULL")
-
 order_events = Table(
     "order_events",
     metadata,
@@ -147,9 +144,16 @@ order_events = Table(
     Column("to_status", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", DateTime, nullable=False),
-    Column("processed_at", DateTime),
-    # Only pending events: marking one processed takes it out instead of adding an entry (0005).
-    Index("ix_order_events_pending", "id", postgresql_where=PENDING_EVENT, sqlite_where=PENDING_EVENT),
+)
+
+# The events the stock has yet to apply: a row is written with each event and deleted in the
+# transaction that applies it. Marking the wide event rows processed instead rewrote each of them
+# (and its key's index entry), a quarter of a long stock apply (migration 0007).
+pending_order_events = Table(
+    "pending_order_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("order_id", Integer, nullable=False),
 )
 
 sync_cursors = Table(

@@ -11,7 +11,8 @@ A batch of events is one transaction and a fixed number of statements, whatever 
    ``locked`` locks hold (summed by the database), now that nobody else can change them;
 6. decide in memory (``locks.Planner``), then write: one insert of new locks (``COPY`` on
    Postgres), one update of changed locks, one update of on_hand, one update of
-   ``marketplace_stock.locked_quantity``, one update marking the events processed.
+   ``marketplace_stock.locked_quantity``, one delete taking the events out of the queue of
+   pending ones (``pending_order_events``): that is what marks them processed.
 
 Why one applier at a time (a transaction advisory lock) rather than appliers skipping each
 other's events: two appliers running different batches side by side would race for scarce units,
@@ -29,7 +30,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, or_, select, text, update
 
 from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import begin_write, insert_for, insert_rows, one_of
@@ -37,9 +38,9 @@ from ordersync_pipeline.db.tables import (
     inventory,
     marketplace_stock,
     marketplace_stock_locks,
-    order_events,
     order_items,
     orders,
+    pending_order_events,
     utcnow,
 )
 from ordersync_pipeline.gc_tuning import collect_only_new_objects
@@ -79,8 +80,8 @@ def apply_pending_events(engine: Engine, batch_size: int = 20_000) -> ApplyRepor
 def _apply_all(engine: Engine, batch_size: int) -> ApplyReport:
     report = ApplyReport()
     growth = GrowthWatch(["marketplace_stock_locks"])
-    # Each batch reads on from the last event of the one before. Marked events leave entries in
-    # the pending index until a vacuum: read from the start every time, each batch would step
+    # Each batch reads on from the last event of the one before. Applied events leave dead entries
+    # in the queue's index until a vacuum: read from the start every time, each batch would step
     # over all the run's earlier ones. After a short batch, one more look from the start finds
     # any event a sync committed late with an earlier id.
     after = 0
@@ -104,38 +105,38 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLIER_LOCK})
     now = utcnow()
 
-    pending = (
-        select(order_events.c.id, order_events.c.order_id)
-        .where(order_events.c.processed_at.is_(None), order_events.c.id > after)
-        .order_by(order_events.c.id)
+    queue = pending_order_events
+    events = conn.execute(
+        select(queue.c.event_id, queue.c.order_id)
+        .where(queue.c.event_id > after)
+        .order_by(queue.c.event_id)
         .limit(batch_size)
-    )
-    events = conn.execute(pending).all()
+    ).all()
     if not events:
         return 0, after
 
     # Orders in the order their first pending event arrived: the earlier order gets the unit.
     first_event: dict[int, int] = {}
     last_event: dict[int, int] = {}
-    for event in events:
-        first_event.setdefault(event.order_id, event.id)
-        last_event[event.order_id] = event.id
+    for event_id, order_id in events:
+        first_event.setdefault(order_id, event_id)
+        last_event[order_id] = event_id
     order_ids = list(first_event)
 
     item_rows = conn.execute(
-        select(
+        select(  # in the order of Item's fields
             order_items.c.id,
             order_items.c.order_id,
+            orders.c.marketplace_id,
             order_items.c.sku,
             order_items.c.quantity,
             order_items.c.status,
-            orders.c.marketplace_id,
         )
         .join(orders, orders.c.id == order_items.c.order_id)
         .where(one_of(conn, order_items.c.order_id, order_ids))
         .order_by(order_items.c.id)
     ).all()
-    items = [Item(r.id, r.order_id, r.marketplace_id, r.sku, r.quantity, str(r.status)) for r in item_rows]
+    items = [Item(*row) for row in item_rows]
     item_ids = [item.id for item in items]
     item_skus = sorted({item.sku for item in items})
 
@@ -159,11 +160,8 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
     planner.promote_shorts(event_for_sku)
 
     growth.added(conn, write_plan(conn, planner, skus))
-    conn.execute(
-        update(order_events)
-        .where(one_of(conn, order_events.c.id, [event.id for event in events]))
-        .values(processed_at=now)
-    )
+    # Processed: out of the queue, in the transaction that applied them.
+    conn.execute(delete(queue).where(one_of(conn, queue.c.event_id, [event_id for event_id, _ in events])))
 
     counts = planner.counts
     report.events += len(events)
@@ -180,7 +178,7 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
             shortfall.missing,
             shortfall.sku,
         )
-    return len(events), events[-1].id
+    return len(events), events[-1].event_id
 
 
 def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> int:

@@ -19,6 +19,7 @@ from ordersync_pipeline.db.tables import (
     order_events,
     order_items,
     orders,
+    pending_order_events,
     utcnow,
 )
 from ordersync_pipeline.stock.locks import LOCKED, SHORT, expected_states
@@ -76,7 +77,7 @@ def check_locks_match_status(engine: Engine) -> CheckResult:
     """Each item of an order whose events are all applied has the lock its status calls for."""
     applied = and_(
         exists().where(order_events.c.order_id == orders.c.id),
-        ~exists().where(order_events.c.order_id == orders.c.id, order_events.c.processed_at.is_(None)),
+        ~exists().where(pending_order_events.c.order_id == orders.c.id),
     )
     query = (
         select(
@@ -151,8 +152,9 @@ def check_no_stale_events(engine: Engine, max_age: timedelta) -> CheckResult:
     cutoff = utcnow() - max_age
     query = (
         select(order_events.c.id, order_events.c.type, order_events.c.created_at, orders.c.reference)
+        .join(pending_order_events, pending_order_events.c.event_id == order_events.c.id)
         .join(orders, orders.c.id == order_events.c.order_id)
-        .where(order_events.c.processed_at.is_(None), order_events.c.created_at < cutoff)
+        .where(order_events.c.created_at < cutoff)
         .order_by(order_events.c.id)
     )
     with engine.connect() as conn:

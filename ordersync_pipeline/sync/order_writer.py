@@ -7,7 +7,8 @@ Two steps, so that a sync can prepare one batch while the database writes the on
   (``ListedOrder``) is parsed only if its digest is not the one stored. It decides what changed
   and makes the rows to write, items and events naming their order by reference (``StagedRows``);
 - ``write_prepared`` writes, in the caller's transaction: one merge per table (the orders' give
-  back their ids, which the items and events then take), the errors cleared. A batch costs the same statements
+  back their ids, which the items and events then take; the events written are queued for the
+  stock, ``pending_order_events``), the errors cleared. A batch costs the same statements
   whatever its size, and an event exists exactly when its change does.
 
 Preparing a batch while an earlier one is being written is right as long as the two share no
@@ -25,8 +26,16 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, text
 
-from ordersync_pipeline.db.statements import StagedRows, merge, one_of
-from ordersync_pipeline.db.tables import order_events, order_items, orders, sync_errors, utc_naive, utcnow
+from ordersync_pipeline.db.statements import StagedRows, insert_integers, merge, one_of
+from ordersync_pipeline.db.tables import (
+    order_events,
+    order_items,
+    orders,
+    pending_order_events,
+    sync_errors,
+    utc_naive,
+    utcnow,
+)
 from ordersync_pipeline.marketplaces.base import ListedOrder, Order, RecordError, Status
 from ordersync_pipeline.sync import events
 
@@ -313,7 +322,9 @@ def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
     )
     ids = dict(written)
     merge(conn, prepared.items, ("order_id", "reference"), (*ITEM_FIELDS, "accepted_at"), parent_ids=ids)
-    prepared.result.events = merge(conn, prepared.events, ("event_key",), parent_ids=ids)
+    written_events = merge(conn, prepared.events, ("event_key",), returning=("id", "order_id"), parent_ids=ids)
+    queue_for_stock(conn, written_events)
+    prepared.result.events = len(written_events)
     clear_errors(conn, prepared.marketplace_id, prepared.references)
     return prepared.result
 
@@ -323,25 +334,39 @@ def _insert_new(conn: Connection, prepared: PreparedBatch) -> bool:
     the way the bulk-load floor does, instead of through temporary tables and ``ON CONFLICT``.
     False, with nothing written, if one of them is there already (another sync stored it since
     the batch was read): the batch is then merged as usual."""
-    count = len(prepared.new_orders)
-    ids = (
-        conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :count)"),
-            {"count": count},
-        )
-        .scalars()
-        .all()
-    )
+    ids = _next_ids(conn, "orders", len(prepared.new_orders))
+    event_ids = _next_ids(conn, "order_events", prepared.events.count)
     parents = dict(zip(prepared.new_orders, ids, strict=True))
     try:
         with conn.begin_nested():
             prepared.orders.copy_into_table(conn, ids=ids)
             prepared.items.copy_into_table(conn, parent_ids=parents)
-            prepared.events.copy_into_table(conn, parent_ids=parents)
+            prepared.events.copy_into_table(conn, parent_ids=parents, ids=event_ids)
+            queue_for_stock(conn, zip(event_ids, prepared.events.parents(parents), strict=True))
     except conn.dialect.dbapi.IntegrityError:  # COPY goes to the driver's cursor: the error is the driver's
         return False
     prepared.result.events = prepared.events.count
     return True
+
+
+def _next_ids(conn: Connection, table: str, count: int) -> list[int]:
+    """``count`` ids from the sequence of ``table``'s id (Postgres), in one statement, as one array
+    (a row per id cost more to read than to make). The sequence is looked up once: looked up for
+    each id, finding it cost eight times what taking the ids does."""
+    if not count:
+        return []
+    return conn.execute(NEXT_IDS, {"table": table, "count": count}).scalar_one()
+
+
+NEXT_IDS = text(
+    "WITH sequence AS MATERIALIZED (SELECT pg_get_serial_sequence(:table, 'id')::regclass AS name)"
+    " SELECT array_agg(nextval(sequence.name)) FROM sequence, generate_series(1, :count)"
+)
+
+
+def queue_for_stock(conn: Connection, written: Iterable[tuple[int, int]]) -> None:
+    """The events just written, as (event id, order id), wait for the stock to apply them."""
+    insert_integers(conn, pending_order_events, ("event_id", "order_id"), written)
 
 
 def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str]) -> None:
