@@ -4,6 +4,7 @@
   UPDATE, and the same for each line, pages read one after the other;
 - the floor: the rows the sync wrote, bulk-loaded into empty copies of their tables (``COPY`` on
   Postgres; on SQLite, one ``executemany`` per table in one transaction). No sync can beat it.
+  The fastest of ``FLOOR_LOADS`` loads counts: one load alone varied by half from run to run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ordersync_pipeline.db.tables import order_events, order_items, orders, utc_
 from ordersync_pipeline.marketplaces.base import MarketplaceAdapter, Order
 
 FLOOR_TABLES = (orders, order_items, order_events)
+FLOOR_LOADS = 3
 
 
 def row_at_a_time(engine: Engine, marketplace_id: int, adapter: MarketplaceAdapter, limit: int) -> tuple[int, float]:
@@ -98,11 +100,16 @@ def _postgres_floor(engine: Engine) -> tuple[int, float]:
             cursor.execute(f"CREATE TABLE floor_{table.name} (LIKE {table.name} INCLUDING ALL)")
             dumps.append((table.name, names, buffer, buffer.getvalue().count("\n")))
         raw.commit()
-        started = time.perf_counter()
-        for name, names, buffer, _ in dumps:
-            cursor.copy_expert(f"COPY floor_{name} ({names}) FROM STDIN", buffer)
-        raw.commit()
-        seconds = time.perf_counter() - started
+        seconds = float("inf")
+        for _ in range(FLOOR_LOADS):
+            cursor.execute(f"TRUNCATE {', '.join(f'floor_{name}' for name, *_ in dumps)}")
+            raw.commit()
+            started = time.perf_counter()
+            for name, names, buffer, _ in dumps:
+                buffer.seek(0)
+                cursor.copy_expert(f"COPY floor_{name} ({names}) FROM STDIN", buffer)
+            raw.commit()
+            seconds = min(seconds, time.perf_counter() - started)
         for name, *_ in dumps:
             cursor.execute(f"DROP TABLE floor_{name}")
         raw.commit()
@@ -127,12 +134,17 @@ def _sqlite_floor(engine: Engine) -> tuple[int, float]:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        started = time.perf_counter()
-        for name, names, rows in loads:
-            marks = ", ".join("?" for _ in names)
-            cursor.executemany(f"INSERT INTO floor_{name} ({', '.join(names)}) VALUES ({marks})", rows)
-        raw.commit()
-        seconds = time.perf_counter() - started
+        seconds = float("inf")
+        for _ in range(FLOOR_LOADS):
+            for name, *_ in loads:
+                cursor.execute(f"DELETE FROM floor_{name}")
+            raw.commit()
+            started = time.perf_counter()
+            for name, names, rows in loads:
+                marks = ", ".join("?" for _ in names)
+                cursor.executemany(f"INSERT INTO floor_{name} ({', '.join(names)}) VALUES ({marks})", rows)
+            raw.commit()
+            seconds = min(seconds, time.perf_counter() - started)
         for name, *_ in loads:
             cursor.execute(f"DROP TABLE floor_{name}")
         raw.commit()
