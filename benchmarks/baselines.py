@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Table, select, text
 
-from ordersync_pipeline.db.tables import order_events, order_items, orders, utc_naive, utcnow
+from ordersync_pipeline.db.tables import order_events, order_items, orders, pending_order_events, utc_naive, utcnow
 from ordersync_pipeline.marketplaces.base import MarketplaceAdapter, Order
 
-FLOOR_TABLES = (orders, order_items, order_events)
+#: the tables a first sync writes
+FLOOR_TABLES = (orders, order_items, order_events, pending_order_events)
+#: the queue of pending events is empty again once the stock has applied them: its rows are read
+#: back from the events they stood for
+_READ_BACK = {pending_order_events.name: "SELECT id, order_id FROM order_events"}
 FLOOR_LOADS = 3
 
 
@@ -81,7 +84,7 @@ def _write_one(conn, marketplace_id: int, order: Order) -> None:
 
 
 def copy_floor(engine: Engine) -> tuple[int, float]:
-    """Bulk-load every row of the order tables into empty copies of them; (rows, seconds)."""
+    """Bulk-load every row a sync wrote into empty copies of its tables; (rows, seconds)."""
     if engine.dialect.name == "postgresql":
         return _postgres_floor(engine)
     return _sqlite_floor(engine)
@@ -95,7 +98,7 @@ def _postgres_floor(engine: Engine) -> tuple[int, float]:
         for table in FLOOR_TABLES:
             names = ", ".join(c.name for c in table.columns)
             buffer = io.StringIO()
-            cursor.copy_expert(f"COPY (SELECT {names} FROM {table.name}) TO STDOUT", buffer)
+            cursor.copy_expert(f"COPY ({_read_back(table)}) TO STDOUT", buffer)
             buffer.seek(0)
             cursor.execute(f"CREATE TABLE floor_{table.name} (LIKE {table.name} INCLUDING ALL)")
             dumps.append((table.name, names, buffer, buffer.getvalue().count("\n")))
@@ -129,7 +132,7 @@ def _sqlite_floor(engine: Engine) -> tuple[int, float]:
             for sql in schema:  # the table first, then its indexes
                 conn.exec_driver_sql(_rename(sql, table.name))
             names = [c.name for c in table.columns]
-            rows = conn.exec_driver_sql(f"SELECT {', '.join(names)} FROM {table.name}").fetchall()
+            rows = conn.exec_driver_sql(_read_back(table)).fetchall()
             loads.append((table.name, names, [tuple(r) for r in rows]))
     raw = engine.raw_connection()
     try:
@@ -153,6 +156,11 @@ def _sqlite_floor(engine: Engine) -> tuple[int, float]:
     return sum(len(rows) for *_, rows in loads), seconds
 
 
+def _read_back(table: Table) -> str:
+    """The query that reads back the rows the sync wrote into ``table``."""
+    return _READ_BACK.get(table.name) or f"SELECT {', '.join(c.name for c in table.columns)} FROM {table.name}"
+
+
 def _rename(sql: str, table: str) -> str:
     """A table's or index's CREATE statement, made for ``floor_<table>``."""
     for old, new in (
@@ -166,8 +174,3 @@ def _rename(sql: str, table: str) -> str:
     ):
         sql = sql.replace(old, new)
     return sql
-
-
-def count_rows(engine: Engine, tables: Iterable = FLOOR_TABLES) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {t.name: conn.execute(select(text("count(*)")).select_from(t)).scalar_one() for t in tables}
