@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -169,19 +169,6 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         _copy(conn, table.name, columns, _copy_lines(conn.dialect, table, columns, rows))
         return
     conn.execute(table.insert(), list(rows))
-
-
-def insert_integers(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[int]]) -> None:
-    """Insert ``rows`` of integers, none of them NULL, given as tuples in the order of ``columns``:
-    the cheapest rows to make, hundreds of thousands in a first sync (Postgres: ``COPY``)."""
-    if conn.dialect.name == "postgresql":
-        lines = ["\t".join(map(str, row)) for row in rows]
-        if lines:
-            _copy(conn, table.name, columns, lines)
-        return
-    params = [dict(zip(columns, row, strict=True)) for row in rows]
-    if params:
-        conn.execute(table.insert(), params)
 
 
 def begin_write(conn: Connection) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, text
 
-from ordersync_pipeline.db.statements import StagedRows, insert_integers, merge, one_of
+from ordersync_pipeline.db.statements import StagedRows, insert_rows, merge, one_of
 from ordersync_pipeline.db.tables import (
     order_events,
     order_items,
@@ -366,7 +366,7 @@ NEXT_IDS = text(
 
 def queue_for_stock(conn: Connection, written: Iterable[tuple[int, int]]) -> None:
     """The events just written, as (event id, order id), wait for the stock to apply them."""
-    insert_integers(conn, pending_order_events, ("event_id", "order_id"), written)
+    insert_rows(conn, pending_order_events, [{"event_id": event, "order_id": order} for event, order in written])
 
 
 def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str]) -> None:
