@@ -43,16 +43,22 @@ def _migrated(url: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    """A fresh, migrated database URL: the same tests run on both engines."""
+def empty_db_url(request, tmp_path):
+    """A fresh database URL with no tables yet, on each engine (for tests of the migrations)."""
     if request.param == "sqlite":
-        yield _migrated(f"sqlite:///{tmp_path / 'ordersync.db'}")
+        yield f"sqlite:///{tmp_path / 'ordersync.db'}"
         return
-    url = _migrated(_create_postgres_database())
+    url = _create_postgres_database()
     try:
         yield url
     finally:
         _drop_postgres_database(url)
+
+
+@pytest.fixture
+def db_url(empty_db_url):
+    """A fresh, migrated database URL: the same tests run on both engines."""
+    return _migrated(empty_db_url)
 
 
 @pytest.fixture

@@ -1,10 +1,8 @@
 from datetime import datetime
 
-import pytest
 from sqlalchemy import inspect, text
 
 from ordersync_pipeline.db.engine import current_revision, make_engine, upgrade
-from ordersync_pipeline_tests.conftest import _create_postgres_database, _drop_postgres_database
 
 
 def test_migrations_create_every_table_and_are_repeatable(db_url):
@@ -42,21 +40,8 @@ def test_the_migrations_build_exactly_the_tables_the_code_declares(db_url):
     assert differences == []
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request, tmp_path):
-    """A database URL with no tables yet, for tests of one migration."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ordersync.db'}"
-        return
-    url = _create_postgres_database()
-    try:
-        yield url
-    finally:
-        _drop_postgres_database(url)
-
-
-def test_events_not_yet_applied_stay_pending_across_the_move_to_a_queue(empty_url):
-    engine = make_engine(empty_url)
+def test_events_not_yet_applied_stay_pending_across_the_move_to_a_queue(empty_db_url):
+    engine = make_engine(empty_db_url)
     upgrade(engine, "0006")  # events were marked processed in a column of their own
     now = datetime(2026, 11, 1)
     with engine.begin() as conn:
