@@ -24,7 +24,9 @@ def test_objects_from_before_are_frozen_while_the_outermost_block_runs():
         frozen = gc.get_freeze_count()
         with collect_only_new_objects():
             pass
-        assert frozen > 0 and gc.get_freeze_count() == frozen  # the inner block left them so
+        # The inner block left them frozen: an unfreeze would empty the count. It may still fall a
+        # little, as frozen objects that die (on a thread another test left running) leave it.
+        assert frozen > 0 and frozen * 0.9 < gc.get_freeze_count() <= frozen
     assert gc.get_freeze_count() == 0
 
 
