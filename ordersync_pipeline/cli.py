@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from ordersync_pipeline import console
-from ordersync_pipeline.launch import RunFailed
-from ordersync_pipeline.marketplaces.registry import ConfigError
+from ordersync_pipeline.problems import explain
 from ordersync_pipeline.simulator import SIMULATORS
-from ordersync_pipeline.stock import StockFileError
 
 SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
 
@@ -94,12 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("dagster").setLevel(logging.ERROR)
     try:
         return _dispatch(args)
-    except (ConfigError, StockFileError, RunFailed) as exc:
-        console.error(str(exc))
-        return 1
     except KeyboardInterrupt:
         console.errors.print("interrupted")
         return 130
+    except Exception as exc:
+        # Whatever went wrong is one line; the traceback is for -v.
+        if args.verbose:
+            traceback.print_exc()
+        console.error(explain(exc))
+        return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:
