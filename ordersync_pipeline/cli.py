@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("marketplaces", help="list the configured marketplaces")
 
+    check = commands.add_parser(
+        "check",
+        help="check the setup: configuration, tokens, database, Dagster instance, each marketplace (changes nothing)",
+    )
+    check.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
+
     simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
     simulator.add_argument("--kind", choices=sorted(SIMULATORS), default="backmarket", help="marketplace kind")
     simulator.add_argument("--port", type=_int_range(1, 65535), default=None, help="default: the kind's own port")
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("dagster").setLevel(logging.ERROR)
+        # Each retry is logged as a warning; the error after the last one is what is reported.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -134,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         upgrade(engine)
         console.console.print(f"database at revision {current_revision(engine)}")
         return 0
+    if args.command == "check":
+        from ordersync_pipeline.commands import check
+
+        return check.run(args.marketplace)
     if args.command == "marketplaces":
         from ordersync_pipeline.commands import marketplaces
 
