@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check",
-        help="check the setup: configuration, tokens, database, Dagster instance, each marketplace (changes nothing)",
+        help="check the setup: configuration, database, Dagster instance, each marketplace's token and clock",
     )
     check.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
 

@@ -4,6 +4,7 @@ simulators, a real database and a real Dagster instance."""
 from __future__ import annotations
 
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -199,3 +200,30 @@ def test_the_dagster_check_fails_naming_a_revoked_token(user_env, monkeypatch):
     assert re.search(r"refurbed-de connection: .*HTTP 401", evaluation.description)
     assert evaluation.metadata["failed"].value == [evaluation.description]
     assert "revoked-in-the-night" not in evaluation.description
+
+
+def test_an_unreachable_database_fails_without_its_password(tmp_path, monkeypatch, simulators, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    _setup(tmp_path, monkeypatch, f"postgresql://ordersync:pw-7c1e@127.0.0.1:{closed}/ordersync", simulators)
+
+    status, rows, out = _check(capsys)
+
+    assert status == 1
+    result, detail = rows["database"]
+    assert result == "FAILED" and "ordersync:***@127.0.0.1" in detail and "is the database server running" in detail
+    assert "migrations" not in rows
+    assert rows["backmarket-fr connection"][0] == "ok"  # the marketplaces are checked all the same
+    assert "pw-7c1e" not in out
+
+
+def test_a_sqlite_file_not_made_yet_is_reported_and_not_made(tmp_path, monkeypatch, simulators, capsys):
+    path = tmp_path / "new.db"
+    _setup(tmp_path, monkeypatch, f"sqlite:///{path}", simulators)
+
+    status, rows, _ = _check(capsys)
+
+    assert status == 1
+    assert rows["database"] == ("FAILED", f"sqlite:///{path} does not exist yet; run `ordersync db upgrade`")
+    assert not path.exists()
