@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from ordersync_pipeline.db.engine import connect, make_engine, migration_state
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from ordersync_pipeline.db.engine import MigrationState, connect, make_engine, migration_state
 from ordersync_pipeline.db.errors import DatabaseUnusable, shown
+from ordersync_pipeline.db.tables import marketplaces
 from ordersync_pipeline.marketplaces.base import ConnectionCheck, MarketplaceConfig, MarketplaceError
 from ordersync_pipeline.marketplaces.registry import (
     ConfigError,
@@ -96,7 +100,7 @@ def _database(url: str, results: list[CheckResult]) -> bool:
         engine.dispose()
 
 
-def _migrations(state) -> CheckResult:
+def _migrations(state: MigrationState) -> CheckResult:
     fix = _UPGRADE
     if state.behind == 0:
         return CheckResult("migrations", True, f"at revision {state.head}, the current one")
@@ -114,7 +118,9 @@ def _migrations(state) -> CheckResult:
     )
 
 
-def _chosen(entries: list[MarketplaceEntry], marketplace: str | None, database_url: str | None) -> list:
+def _chosen(
+    entries: list[MarketplaceEntry], marketplace: str | None, database_url: str | None
+) -> list[MarketplaceEntry]:
     if marketplace is None:
         return [e for e in entries if e.active]
     code = marketplace
@@ -134,15 +140,11 @@ def _chosen(entries: list[MarketplaceEntry], marketplace: str | None, database_u
 
 
 def _marketplace_ids(database_url: str) -> dict[str, int]:
-    from sqlalchemy import select
-
-    from ordersync_pipeline.db.tables import marketplaces
-
     engine = make_engine(database_url)
     try:
         with connect(engine) as conn:
             return dict(conn.execute(select(marketplaces.c.code, marketplaces.c.id)).all())
-    except Exception:  # a database not migrated yet has no rows: the ids are only for the adapters' config
+    except DBAPIError:  # a database not migrated yet has no table: the ids only go into the adapters' config
         return {}
     finally:
         engine.dispose()
