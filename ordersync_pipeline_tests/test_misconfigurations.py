@@ -302,3 +302,14 @@ def test_a_stock_file_as_spreadsheets_write_it_is_imported(setup, form):
     assert done.stderr == ""
     summary = _run(setup, ["stock", "summary"]).stdout
     assert "ÉCRAN-A" in summary and "GRÖSSE-B" in summary
+
+
+def test_text_from_a_stock_file_is_printed_as_written(setup):
+    # Brackets are rich markup to a terminal library: a SKU that has them must keep them.
+    path = setup.file("stock.csv", b"sku;on_hand\n[b]PIXEL[/b]-7;2\n[b]PIXEL[/b]-7;3\n")
+
+    done = _run(setup, ["stock", "import", str(path)])
+
+    assert done.returncode == 1
+    assert f"{path}: line 3: sku '[b]PIXEL[/b]-7' appears twice (the first row is kept)" in done.stderr
+    assert "[b]PIXEL[/b]-7" in _run(setup, ["stock", "summary"]).stdout
