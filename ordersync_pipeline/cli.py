@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from ordersync_pipeline import console
-from ordersync_pipeline.launch import RunFailed
-from ordersync_pipeline.marketplaces.registry import ConfigError
+from ordersync_pipeline.problems import explain
 from ordersync_pipeline.simulator import SIMULATORS
-from ordersync_pipeline.stock import StockFileError
 
 SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
 
@@ -76,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("marketplaces", help="list the configured marketplaces")
 
+    check = commands.add_parser(
+        "check",
+        help="check the setup: configuration, database, Dagster instance, each marketplace's token and clock",
+    )
+    check.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
+
     simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
     simulator.add_argument("--kind", choices=sorted(SIMULATORS), default="backmarket", help="marketplace kind")
     simulator.add_argument("--port", type=_int_range(1, 65535), default=None, help="default: the kind's own port")
@@ -92,14 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("dagster").setLevel(logging.ERROR)
+        # Each retry is logged as a warning; the error after the last one is what is reported.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         return _dispatch(args)
-    except (ConfigError, StockFileError, RunFailed) as exc:
-        console.error(str(exc))
-        return 1
     except KeyboardInterrupt:
         console.errors.print("interrupted")
         return 130
+    except Exception as exc:
+        # Whatever went wrong is one line; the traceback is for -v.
+        if args.verbose:
+            traceback.print_exc()
+        console.error(explain(exc))
+        return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -132,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         upgrade(engine)
         console.console.print(f"database at revision {current_revision(engine)}")
         return 0
+    if args.command == "check":
+        from ordersync_pipeline.commands import check
+
+        return check.run(args.marketplace)
     if args.command == "marketplaces":
         from ordersync_pipeline.commands import marketplaces
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
@@ -19,8 +20,15 @@ if not console.is_terminal:
 
 
 def error(message: str) -> None:
-    """A fatal error: one line on standard error, however narrow the terminal."""
-    errors.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
+    """A fatal error: one line on standard error, however narrow the terminal. The message is
+    printed as it is: text from the user or a marketplace is never read as markup."""
+    errors.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False)
+
+
+def literal(text: object) -> Text:
+    """User or marketplace text (a SKU, a URL, an error a server sent) as a table cell or line part:
+    shown as written, brackets included."""
+    return Text(str(text))
 
 
 @contextmanager
@@ -64,7 +72,7 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
         if not r.supported:
             console.print(f"  {r.marketplace} {r.sync_type}: not supported by this marketplace, nothing to do")
         for sample in r.error_samples:
-            console.print(f"  [yellow]{r.marketplace} {r.sync_type}[/yellow] {sample}")
+            console.print(Text.assemble("  ", (f"{r.marketplace} {r.sync_type}", "yellow"), " ", str(sample)))
 
 
 def print_stock_run(run) -> None:
@@ -80,9 +88,9 @@ def print_stock_run(run) -> None:
         parts.append(f"listings pushed {push['pushed']} (failed {push['failed']})")
     console.print("Stock: " + "; ".join(parts), soft_wrap=True)
     for name, description, details in run.failed_checks:
-        console.print(f"  [red]check {name} failed[/red]: {description}", soft_wrap=True)
+        console.print(Text.assemble("  ", (f"check {name} failed", "red"), f": {description}"), soft_wrap=True)
         for detail in details:
-            console.print(f"    {detail}", soft_wrap=True)
+            console.print(f"    {detail}", soft_wrap=True, markup=False)
 
 
 def print_stock_summary(summary) -> None:
@@ -91,6 +99,6 @@ def print_stock_summary(summary) -> None:
     for column in ("on hand", "locked", "available", "short"):
         table.add_column(column, justify="right")
     for sku in summary.skus:
-        table.add_row(sku.sku, str(sku.on_hand), str(sku.locked), str(sku.available), str(sku.short))
+        table.add_row(literal(sku.sku), str(sku.on_hand), str(sku.locked), str(sku.available), str(sku.short))
     console.print(table)
     console.print("Locks: " + ", ".join(f"{state} {count}" for state, count in summary.locks.items()))

@@ -2,6 +2,7 @@
 
 from dagster import AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
+from ordersync_pipeline.defs.health.checks import setup_check_job, setup_check_schedule, setup_is_sound
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.orders.checks import order_freshness_job, order_freshness_schedule, orders_synced_recently
 from ordersync_pipeline.defs.orders.jobs import sync_all_job, sync_orders_job
@@ -22,9 +23,9 @@ stock_automation = AutomationConditionSensorDefinition(
 
 defs = Definitions(
     assets=[marketplace_orders, stock_locks, stock_push],
-    asset_checks=[orders_synced_recently, *STOCK_CHECKS],
-    jobs=[sync_orders_job, sync_all_job, order_freshness_job],
-    schedules=[*SCHEDULES, order_freshness_schedule],
+    asset_checks=[orders_synced_recently, *STOCK_CHECKS, setup_is_sound],
+    jobs=[sync_orders_job, sync_all_job, order_freshness_job, setup_check_job],
+    schedules=[*SCHEDULES, order_freshness_schedule, setup_check_schedule],
     sensors=[*SENSORS, stock_automation],
     resources={
         "database": OrdersyncDatabase(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +15,7 @@ from ordersync_pipeline.defs.partitions import MARKETPLACE_PARTITIONS_NAME, orde
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.stock.assets import stock_locks, stock_push
 from ordersync_pipeline.defs.stock.checks import STOCK_CHECKS, StockCheckSettings
+from ordersync_pipeline.problems import SetupProblem, one_line
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
 
@@ -25,20 +25,25 @@ class RunFailed(Exception):
 
 def dagster_instance() -> DagsterInstance:
     """The instance named by ``DAGSTER_HOME``, else one in the local data folder."""
-    if not os.environ.get("DAGSTER_HOME"):
-        home = settings.data_dir() / "dagster_home"
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text("telemetry:\n  enabled: false\n")
-        os.environ["DAGSTER_HOME"] = str(home)
-    return _instance_at(os.environ["DAGSTER_HOME"])
+    home = settings.dagster_home()
+    try:
+        return _instance_at(str(home))
+    except Exception as exc:  # Dagster's own errors for a dagster.yaml it cannot use or a storage it cannot reach
+        raise SetupProblem(
+            f"the Dagster instance in {home} cannot be loaded: {_first_error(exc)}; check {home / 'dagster.yaml'}"
+        ) from exc
 
 
 @cache
 def _instance_at(home: str) -> DagsterInstance:
     # One per process and home, kept for the process's life.
     return DagsterInstance.from_config(home)
+
+
+def _first_error(exc: Exception) -> str:
+    # Dagster's config errors go on to list every key the instance takes: the error itself is enough.
+    text = one_line(str(exc)).split(" Expected: ")[0]
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def ensure_marketplace_partitions(instance: DagsterInstance, codes: Sequence[str]) -> None:

@@ -15,6 +15,7 @@ from ordersync_pipeline.db.tables import order_events, orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import RunFailed
 from ordersync_pipeline.marketplaces.registry import load_config
+from ordersync_pipeline.problems import SetupProblem
 from ordersync_pipeline.simulator import DEMO_TOKENS, SIMULATORS
 from ordersync_pipeline.stock import seed_stock
 
@@ -32,7 +33,13 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
             port = urlparse(entry.base_url).port
             # One seed for all: every simulator lists the same catalogue, sold from one stock.
             simulator = SIMULATORS[entry.kind](tokens={token}, seed=7, orders=orders_at_start, port=port)
-            simulators.append(simulator.start())
+            try:
+                simulators.append(simulator.start())
+            except OSError as exc:
+                raise SetupProblem(
+                    f"the {entry.kind} simulator cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                    "is another demo or simulator running?"
+                ) from None
         console.console.print(
             f"Simulator{'s' if len(simulators) > 1 else ''} at {', '.join(s.url for s in simulators)}"
         )

@@ -6,7 +6,7 @@ import os
 
 from rich.table import Table
 
-from ordersync_pipeline.console import console
+from ordersync_pipeline.console import console, literal
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.registry import list_marketplaces
 
@@ -20,5 +20,7 @@ def show() -> None:
         table.add_column(column)
     for row in rows:
         token = "set" if os.environ.get(row.token_env) else "[red]missing[/red]"
-        table.add_row(str(row.id), row.code, row.kind, row.base_url, f"{row.token_env} ({token})", str(row.active))
+        table.add_row(
+            str(row.id), row.code, row.kind, literal(row.base_url), f"{row.token_env} ({token})", str(row.active)
+        )
     console.print(table)

@@ -12,9 +12,9 @@ from ordersync_pipeline.stock import import_stock, stock_summary
 
 def import_file(path: Path, database: OrdersyncDatabase | None = None) -> int:
     report = import_stock((database or OrdersyncDatabase()).engine(), path)
-    console.console.print(f"Imported {report.skus} SKUs and {report.listings} listings from {path}")
+    console.console.print(f"Imported {report.skus} SKUs and {report.listings} listings from {path}", markup=False)
     for error in report.errors:
-        console.errors.print(f"  {path}: {error}", soft_wrap=True)
+        console.errors.print(f"  {path}: {error}", soft_wrap=True, markup=False)
     return 0 if report.ok else 1
 
 

@@ -10,8 +10,9 @@ import abc
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 
@@ -170,6 +171,30 @@ class StockResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What one cheap request that needs the token showed: the marketplace answered and took it."""
+
+    #: the marketplace's clock, from its ``Date`` header (``None`` if it sent none)
+    server_time: datetime | None
+    #: this machine's clock when the answer came
+    local_time: datetime
+
+    @classmethod
+    def from_date_header(cls, date: str | None) -> ConnectionCheck:
+        local = datetime.now(UTC)
+        try:
+            server = parsedate_to_datetime(date) if date else None
+        except (TypeError, ValueError):
+            server = None
+        return cls(server_time=server, local_time=local)
+
+    @property
+    def clock_skew(self) -> timedelta | None:
+        """How far the marketplace's clock is ahead of ours (negative: behind)."""
+        return None if self.server_time is None else self.server_time - self.local_time
+
+
 class MarketplaceError(Exception):
     """A failure that stops a marketplace's sync: unreachable, refused credentials, a bad answer.
 
@@ -270,6 +295,13 @@ class MarketplaceAdapter(abc.ABC):
 
     def iter_care_records(self, since: datetime | None) -> Iterator[Page]:
         raise NotSupported(f"{self.config.code} has no care records")
+
+    @abc.abstractmethod
+    def check_connection(self) -> ConnectionCheck:
+        """One cheap read that needs the token, paced and retried like any other request.
+
+        Raises ``AuthenticationError`` if the token is refused, ``MarketplaceError`` if the
+        marketplace cannot be reached or answers with an error."""
 
     @abc.abstractmethod
     def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:

@@ -57,22 +57,48 @@ class ConfigError(ValueError):
 
 
 def load_config(path: Path) -> list[MarketplaceEntry]:
+    where = f"marketplace configuration {path}"
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.safe_load(Path(path).read_bytes().decode("utf-8-sig"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"marketplace configuration {path} does not exist") from exc
+        raise ConfigError(f"{where} does not exist; check ORDERSYNC_CONFIG") from exc
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read ({exc.strerror or exc}); check ORDERSYNC_CONFIG") from exc
+    except UnicodeDecodeError as exc:
+        byte = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+        raise ConfigError(f"{where} is not UTF-8 text ({byte}); save it as UTF-8") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"marketplace configuration {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"{where} is not valid YAML: {_yaml_problem(exc)}") from exc
+    if raw is None:
+        raise ConfigError(f"{where} is empty; it needs a 'marketplaces:' list")
     try:
         entries = ConfigFile.model_validate(raw).marketplaces
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"marketplace configuration {path}: {problems}") from exc
+        problems = "; ".join(_field_problem(e) for e in exc.errors())
+        raise ConfigError(f"{where}: {problems}") from exc
     codes = [e.code for e in entries]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
         raise ConfigError(f"marketplace configuration {path}: duplicate code(s) {', '.join(duplicates)}")
     return entries
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what, and where (line and column from 1)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
+def _field_problem(error: Any) -> str:
+    """A field that failed validation: where in the file, what is wrong, and the value if it is short."""
+    if not error["loc"]:
+        return "the file must be a mapping with a 'marketplaces:' list"
+    where = ".".join(map(str, error["loc"]))
+    value = error.get("input")
+    shown = f" (it is {value!r})" if isinstance(value, str | int | float) and len(repr(value)) <= 80 else ""
+    return f"{where}: {error['msg']}{shown}"
 
 
 def upsert_marketplaces(engine: Engine, entries: list[MarketplaceEntry]) -> None:

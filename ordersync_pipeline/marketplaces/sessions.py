@@ -40,6 +40,26 @@ class Unreachable(Exception):
     """No answer: the connection failed or timed out, after the retries. Names the cause only."""
 
 
+#: what each failure of urllib3 means to someone who has to fix it (by class name, most specific first)
+_CAUSES = {
+    "NameResolutionError": "the host name is unknown",
+    "ConnectTimeoutError": "no connection within the timeout",
+    "NewConnectionError": "the connection was refused (nothing listens there?)",
+    "ReadTimeoutError": "no answer within the timeout",
+    "SSLError": "the TLS handshake failed",
+    "ProxyError": "the proxy failed",
+    "ProtocolError": "the connection was dropped",
+}
+
+
+def _cause(exc: BaseException) -> str:
+    """The failure's class name, and what it means if it is one of the usual ones."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _CAUSES:
+            return f"{_CAUSES[cls.__name__]} ({type(exc).__name__})"
+    return type(exc).__name__
+
+
 def timeout_of(value: Any) -> urllib3.Timeout:
     """A ``(connect, read)`` pair or one number of seconds for both, as urllib3 takes it."""
     if isinstance(value, list | tuple):
@@ -91,9 +111,9 @@ class HttpPool:
                 method, url, body=body, timeout=timeout, redirect=follow_redirects, preload_content=True
             )
         except MaxRetryError as exc:
-            raise Unreachable(type(exc.reason or exc).__name__) from None
+            raise Unreachable(_cause(exc.reason or exc)) from None
         except HTTPError as exc:
-            raise Unreachable(type(exc).__name__) from None
+            raise Unreachable(_cause(exc)) from None
         return Answer(response.status, response.headers, response.data, response.url or url)
 
     def close(self) -> None:

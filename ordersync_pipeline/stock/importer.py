@@ -20,7 +20,6 @@ whole; the other rows are imported. Headers that cannot be understood are report
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +30,9 @@ from sqlalchemy import Connection, Engine, case, select
 from ordersync_pipeline.db.statements import insert_for
 from ordersync_pipeline.db.tables import inventory, marketplace_stock, marketplaces, utcnow
 from ordersync_pipeline.stock.apply import promote_waiting
+from ordersync_pipeline.stock.stock_file import StockFileError, read_stock_file
 
 LISTING, BUFFER, MAX = "listing:", "buffer:", "max:"
-
-
-class StockFileError(ValueError):
-    """The file cannot be imported at all (missing, or without ``sku``/``on_hand`` columns)."""
 
 
 @dataclass(frozen=True)
@@ -95,14 +91,11 @@ def _text(value: Any) -> str:
 def import_stock(engine: Engine, csv_path: str | Path) -> ImportReport:
     """Import a stock file (format above): valid rows are written, bad ones reported."""
     path = Path(csv_path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise StockFileError(f"stock file {path} does not exist") from exc
+    stock_file = read_stock_file(path)  # encoding and delimiter as spreadsheets write them
     report = ImportReport()
-    with handle, engine.connect() as conn:
+    with engine.connect() as conn:
         known = set(conn.execute(select(marketplaces.c.code)).scalars())
-        reader = csv.DictReader(handle)
+        reader = stock_file.rows()
         header = [name.strip() for name in reader.fieldnames or []]
         reader.fieldnames = header
         if "sku" not in header or "on_hand" not in header:

@@ -39,6 +39,7 @@ from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
     CareRecord,
+    ConnectionCheck,
     ListedOrder,
     MalformedAnswer,
     MarketplaceAdapter,
@@ -231,6 +232,11 @@ class BackMarketAdapter(MarketplaceAdapter):
 
     def get_order(self, reference: str) -> Order:
         return parse_order(self.client.get(f"ws/orders/{_order_id(reference)}"))
+
+    def check_connection(self) -> ConnectionCheck:
+        # The smallest read that needs the token: one order a page, of the orders waiting for the seller.
+        answer = self.client.get_answer("ws/orders", {"state": 1, "page-size": 1})
+        return ConnectionCheck.from_date_header(answer.headers.get("Date"))
 
     def get_documents(self, reference: str) -> OrderDocuments:
         raw = self.client.get(f"ws/orders/{_order_id(reference)}")

@@ -160,6 +160,10 @@ class BackMarketClient:
         answer = self._request(self._reads, "GET", path, params=params)
         return answer.content, self._where("GET", answer.url)
 
+    def get_answer(self, path: str, params: dict[str, Any] | None = None) -> Answer:
+        """A read's 2xx answer whole, headers included (the connection check reads its ``Date``)."""
+        return self._request(self._reads, "GET", path, params=params)
+
     def post_idempotent(self, path: str, body: dict[str, Any]) -> Any:
         return self._send(self._idempotent_writes, "POST", path, body=body)
 
@@ -216,7 +220,12 @@ class BackMarketClient:
             )
         except Unreachable as exc:
             where = self._where(method, url, params)
-            raise MarketplaceError(self._clean(f"{self.code}: cannot reach Back Market for {where}: {exc}")) from None
+            raise MarketplaceError(
+                self._clean(
+                    f"{self.code}: cannot reach Back Market at {self.base_url} for {where}: {exc}; "
+                    "check base_url in the marketplace file and the network"
+                )
+            ) from None
         where = self._where(method, answer.url)
         log.debug("%s: %s -> HTTP %s", self.code, where, answer.status)
         if answer.status in (401, 403):

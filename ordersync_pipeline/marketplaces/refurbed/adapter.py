@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
+    ConnectionCheck,
     MalformedAnswer,
     MarketplaceAdapter,
     MarketplaceConfig,
@@ -157,6 +158,11 @@ class RefurbedAdapter(MarketplaceAdapter):
         stamp = start.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
         closed = {"state": {"none_of": list(OPEN_ORDER_STATES)}, "released_at": {"ge": stamp}}
         yield from self._order_pages(closed, page_size)
+
+    def check_connection(self) -> ConnectionCheck:
+        # The smallest read that needs the token: a list of at most one order.
+        _, answer = self.client.exchange("OrderService/ListOrders", {"pagination": {"limit": 1}}, repeatable=True)
+        return ConnectionCheck.from_date_header(answer.headers.get("Date"))
 
     def get_order(self, reference: str) -> Order:
         return parse_order(self._get_raw(reference))

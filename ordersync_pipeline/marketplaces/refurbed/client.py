@@ -182,6 +182,10 @@ class RefurbedClient:
 
     def call(self, rpc: str, body: dict[str, Any], *, repeatable: bool) -> Any:
         """POST ``body`` to ``<Service>/<Method>``; ``repeatable`` says whether resending is harmless."""
+        return self.exchange(rpc, body, repeatable=repeatable)[0]
+
+    def exchange(self, rpc: str, body: dict[str, Any], *, repeatable: bool) -> tuple[Any, Answer]:
+        """``call``, with the answer it decoded (for its headers)."""
         pool = self._safe if repeatable else self._once
         url = f"{self.base_url}/{API_PREFIX}.{rpc}"
         data = json.dumps(body).encode()
@@ -193,7 +197,12 @@ class RefurbedClient:
                 # A redirected POST would silently turn into a GET: redirects are not followed.
                 answer = pool.request("POST", url, body=data, timeout=self.timeout)
             except Unreachable as exc:
-                raise MarketplaceError(self._clean(f"{self.code}: cannot reach Refurbed for {rpc}: {exc}")) from None
+                raise MarketplaceError(
+                    self._clean(
+                        f"{self.code}: cannot reach Refurbed at {self.base_url} for {rpc}: {exc}; "
+                        "check base_url in the marketplace file and the network"
+                    )
+                ) from None
             refused = answer.status == 429
             self.rate_limit.observe(answer.headers, refused=refused)
             log.debug("%s: %s -> HTTP %s", self.code, rpc, answer.status)
@@ -201,7 +210,7 @@ class RefurbedClient:
                 retries_left -= 1
                 continue  # the next turn waits for the window to reset
             try:
-                return self._decode(rpc, answer)
+                return self._decode(rpc, answer), answer
             except MalformedAnswer as exc:
                 if not repeatable or body_attempts >= self.body_attempts:
                     raise MalformedAnswer(f"{exc} (after {body_attempts} attempt(s))", exc.excerpt) from None

@@ -1,0 +1,54 @@
+"""``setup_is_sound``: the checks of ``ordersync check`` (configuration, database, each active
+marketplace's token, connection and clock) as an asset check of ``marketplace_orders``, run by the
+``check_setup`` job on a schedule, so that a refused token or an unreachable marketplace shows on
+the asset before the next sync fails on it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    asset_check,
+    define_asset_job,
+)
+
+from ordersync_pipeline import settings
+from ordersync_pipeline.defs.orders.assets import marketplace_orders
+from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.health import check_setup
+
+
+@asset_check(
+    asset=marketplace_orders,
+    description=(
+        "The marketplace file is valid, the database reachable and migrated, and each active marketplace "
+        "reachable, taking its token, with a clock near ours (one cheap request each)."
+    ),
+)
+def setup_is_sound(database: OrdersyncDatabase) -> AssetCheckResult:
+    results = check_setup(database.url or settings.database_url(), Path(database.config_path or settings.config_path()))
+    failed = [f"{r.check}: {r.detail}" for r in results if not r.passed]
+    return AssetCheckResult(
+        passed=not failed,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(failed) if failed else f"all {len(results)} checks passed",
+        metadata={"failed": failed, "passed": [r.check for r in results if r.passed]},
+    )
+
+
+setup_check_job = define_asset_job("check_setup", selection=AssetSelection.checks(setup_is_sound))
+
+setup_check_schedule = ScheduleDefinition(
+    name="setup_check_schedule",
+    job=setup_check_job,
+    # Hourly, off the minutes the syncs start on.
+    cron_schedule=os.environ.get("ORDERSYNC_SETUP_CHECK_CRON", "45 * * * *"),
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
