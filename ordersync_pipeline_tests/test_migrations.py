@@ -22,7 +22,7 @@ def test_migrations_create_every_table_and_are_repeatable(db_url):
         "marketplace_stock_locks",
         "pending_order_events",
     } <= names
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
     engine.dispose()
 
 
