@@ -280,6 +280,11 @@ class BackMarketAdapter(MarketplaceAdapter):
                 # Credentials refused once are refused for every line: do not send the rest.
                 results.append(AcceptResult(item.reference, ok=False, error=refused))
                 continue
+            if not item.has_sku:
+                # Back Market names the line to accept by its SKU: without one it cannot be named.
+                error = "no SKU to name it by: accept it in the Back Market back office"
+                results.append(AcceptResult(item.reference, ok=False, error=error))
+                continue
             body = {"order_id": order_id, "new_state": ACCEPT_STATE, "sku": item.sku}
             try:
                 self.client.post_once(f"ws/orders/{order_id}", body)
