@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import traceback
+from datetime import datetime
 from pathlib import Path
 
 from ordersync_pipeline import console
@@ -62,9 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     stock = commands.add_parser("stock", help="stock: import, apply events, push, summary")
     stock_commands = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     stock_import = stock_commands.add_parser(
-        "import", help="set on-hand quantities and listings from a CSV (sku,on_hand,listing:<code>,...)"
+        "import",
+        help="set on-hand quantities and listings from a CSV (sku,on_hand,listing:<code>,listing_sku:<code>,...)",
     )
     stock_import.add_argument("file", type=Path, help="the CSV file")
+    stock_import.add_argument(
+        "--counted-at",
+        type=_count_time,
+        default=None,
+        metavar="TIME",
+        help="when the shelf was counted, ISO 8601 (e.g. 2026-12-01T18:30+01:00; no offset: UTC); default: now."
+        " Units that left before it are not in the count; units that left after it are taken off",
+    )
     stock_commands.add_parser("apply", help="apply pending order events to the stock locks")
     stock_commands.add_parser("push", help="push listing quantities that changed to the marketplaces")
     stock_commands.add_parser("summary", help="on hand, locked and available per SKU")
@@ -112,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _count_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time, such as 2026-12-01T18:30:00Z") from None
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from ordersync_pipeline.commands import stock
 
@@ -126,7 +143,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "stock":
         if args.stock_command == "import":
-            return stock.import_file(args.file)
+            return stock.import_file(args.file, counted_at=args.counted_at)
         if args.stock_command == "summary":
             return stock.summary()
         return stock.run(apply=args.stock_command == "apply", push=args.stock_command == "push")

@@ -80,8 +80,10 @@ def print_stock_run(run) -> None:
     locks, push = run.locks, run.push
     parts = []
     if locks:
+        before = locks.get("left_before_count", 0)
+        counted = f" ({before} had left before their SKU's count: on hand kept)" if before else ""
         parts.append(
-            f"events applied {locks['events']}, locks taken {locks['locked']}, consumed {locks['consumed']}, "
+            f"events applied {locks['events']}, locks taken {locks['locked']}, consumed {locks['consumed']}{counted}, "
             f"released {locks['released']}, short {locks['short']}"
         )
     if push:

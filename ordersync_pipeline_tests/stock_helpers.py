@@ -44,10 +44,14 @@ def add_marketplace(engine: Engine, code: str, base_url: str = "http://127.0.0.1
 
 
 def set_on_hand(engine: Engine, sku: str, on_hand: int) -> None:
+    """A shelf count of ``sku`` taken now."""
     with engine.begin() as conn:
         stmt = insert_for(conn, inventory)
-        stmt = stmt.on_conflict_do_update(index_elements=["sku"], set_={"on_hand": stmt.excluded.on_hand})
-        conn.execute(stmt, {"sku": sku, "on_hand": on_hand, "updated_at": utcnow()})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sku"], set_={"on_hand": stmt.excluded.on_hand, "counted_at": stmt.excluded.counted_at}
+        )
+        now = utcnow()
+        conn.execute(stmt, {"sku": sku, "on_hand": on_hand, "updated_at": now, "counted_at": now})
 
 
 def add_listing(

@@ -14,6 +14,7 @@ from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter
 from ordersync_pipeline.marketplaces.base import (
     ALL_SYNC_TYPES,
     AuthenticationError,
+    ListingKind,
     MarketplaceConfig,
     MarketplaceError,
     Order,
@@ -131,7 +132,7 @@ BAD_ORDERS = {
     "order id of the wrong type": (lambda o: o.update(order_id="A-5978"), "order_id"),
     "line id of the wrong type": (lambda o: o["orderlines"][0].update(id=[1]), "orderlines[0].id"),
     "no orderlines": (lambda o: o.update(orderlines=[]), "orderlines"),
-    "missing sku": (lambda o: o["orderlines"][0].pop("listing"), "orderlines[0].listing"),
+    "sku of the wrong type": (lambda o: o["orderlines"][0].update(listing=["A"]), "orderlines[0].listing"),
 }
 
 
@@ -147,6 +148,35 @@ def test_a_malformed_order_is_a_record_error_and_the_rest_of_the_page_parses(bm,
     assert error.reference == str(bad["order_id"])
     assert field in error.error
     assert error.raw == json.loads(json.dumps(bad), parse_float=Decimal)
+
+
+def test_a_line_without_a_sku_is_kept_with_an_empty_one_beside_its_siblings(bm, adapter):
+    lines = [orderline(id=1), orderline(id=2, listing=""), orderline(id=3)]
+    del lines[2]["listing"]
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([order(1, lines=lines)]))]
+    [page] = pages(adapter, page_size=10)
+    assert page.errors == []
+    [got] = page.orders
+    assert [(i.reference, i.sku, i.has_sku) for i in got.items] == [
+        ("1", "IPHONE416GONLIB0", True),
+        ("2", "", False),
+        ("3", "", False),
+    ]
+
+
+def test_a_line_that_left_carries_its_orders_shipping_date(bm, adapter):
+    lines = [orderline(id=1, state=3), orderline(id=2, state=6), orderline(id=3, state=2)]
+    payload = order(1, lines=lines, state=9, date_shipping="2022-05-02T10:00:00+02:00")
+    bm.routes[("GET", "/ws/orders")] = [(200, envelope([payload]))]
+    [page] = pages(adapter, page_size=10)
+    shipped = datetime(2022, 5, 2, 8, 0, tzinfo=UTC)
+    assert [i.shipped_at for i in page.orders[0].items] == [shipped, shipped, None]
+
+
+def test_a_listing_named_by_sku_is_not_sent_since_back_market_sets_listings_by_id(bm, adapter):
+    [got] = adapter.push_stock([StockUpdate("4006381333931", "4006381333931", 3, ListingKind.SKU)])
+    assert not got.ok and "named by its id, not by its sku" in got.error
+    assert bm.requests == []
 
 
 def test_a_page_that_is_not_json_names_the_path(bm, adapter):

@@ -8,11 +8,12 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.script import ScriptDirectory
 from dagster import DagsterInstance
 
 from ordersync_pipeline import console
 from ordersync_pipeline.cli import main
-from ordersync_pipeline.db.engine import current_revision, make_engine, upgrade
+from ordersync_pipeline.db.engine import alembic_config, current_revision, make_engine, migration_state, upgrade
 from ordersync_pipeline.definitions import defs
 from ordersync_pipeline.health import clock_check
 from ordersync_pipeline.marketplaces.base import ConnectionCheck
@@ -141,7 +142,9 @@ def test_a_database_behind_by_a_migration_is_reported_and_left_as_it_is(
     tmp_path, monkeypatch, empty_db_url, simulators, capsys
 ):
     engine = make_engine(empty_db_url)
-    upgrade(engine, "0006")
+    head = migration_state(engine).head
+    previous = ScriptDirectory.from_config(alembic_config(engine)).get_revision(head).down_revision
+    upgrade(engine, previous)
     _setup(tmp_path, monkeypatch, empty_db_url, simulators)
 
     status, rows, _ = _check(capsys)
@@ -149,10 +152,10 @@ def test_a_database_behind_by_a_migration_is_reported_and_left_as_it_is(
     assert status == 1
     assert rows["migrations"] == (
         "FAILED",
-        "at revision 0006, 1 migration(s) behind 0007; run `ordersync db upgrade`",
+        f"at revision {previous}, 1 migration(s) behind {head}; run `ordersync db upgrade`",
     )
     assert rows["database"][0] == "ok"
-    assert current_revision(engine) == "0006"  # the check changed nothing
+    assert current_revision(engine) == previous  # the check changed nothing
     engine.dispose()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy import func, select
@@ -136,5 +138,24 @@ def test_stock_import_sets_on_hand_and_names_bad_lines(user_env, db_url, tmp_pat
     with engine.connect() as conn:
         assert conn.execute(select(tables.inventory.c.sku, tables.inventory.c.on_hand)).all() == [
             ("IPH13-128-BLK-A", 4)
+        ]
+    engine.dispose()
+
+
+def test_stock_import_takes_the_count_time_and_refuses_one_it_cannot_read(user_env, db_url, tmp_path, capsys):
+    stock = tmp_path / "stock.csv"
+    stock.write_text("sku,on_hand,listing:backmarket-fr\nIPH13-128-BLK-A,4,4001\n")
+    with pytest.raises(SystemExit) as bad:
+        main(["stock", "import", str(stock), "--counted-at", "yesterday evening"])
+    assert bad.value.code == 1 and "'yesterday evening' is not an ISO 8601 time" in capsys.readouterr().err
+    assert main(["stock", "import", str(stock), "--counted-at", "2099-01-01T00:00Z"]) == 1
+    assert "is in the future" in capsys.readouterr().err
+
+    assert main(["stock", "import", str(stock), "--counted-at", "2026-11-30T18:30+01:00"]) == 0
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(tables.inventory.c.on_hand, tables.inventory.c.counted_at)).all() == [
+            (4, datetime(2026, 11, 30, 17, 30))
         ]
     engine.dispose()

@@ -14,6 +14,7 @@ import pytest
 
 from ordersync_pipeline.marketplaces.base import (
     AuthenticationError,
+    ListingKind,
     MarketplaceConfig,
     MarketplaceError,
     Order,
@@ -309,9 +310,22 @@ BAD_ORDERS = {
     "unknown order state": (lambda o: o.update(state="LOST"), "state"),
     "unspecified item state": (lambda o: o["items"][0].update(state="UNSPECIFIED"), "items[0].state"),
     "no items": (lambda o: o.update(items=[]), "items"),
-    "empty sku": (lambda o: o["items"][0].update(sku=""), "items[0].sku"),
+    "sku not a string": (lambda o: o["items"][0].update(sku=42), "items[0].sku"),
     "unspecified currency": (lambda o: o.update(currency_code="UNSPECIFIED"), "currency_code"),
 }
+
+
+def test_an_item_whose_sku_is_empty_or_left_out_is_kept_beside_its_siblings(rf, adapter):
+    # The document: the SKU "can be empty string" (an offer made without one); proto3 JSON may
+    # leave an empty string out altogether.
+    both = order("5001")
+    both["items"] = [dict(both["items"][0], id=str(9000 + n)) for n in range(3)]
+    both["items"][1]["sku"] = ""
+    del both["items"][2]["sku"]
+    rf.routes["OrderService/ListOrders"] = [listing([both])]
+    [page] = list(adapter.iter_new_orders(page_size=10))
+    assert page.errors == []
+    assert [(i.sku, i.has_sku) for i in page.orders[0].items] == [("IPH13-128-BLK-A", True), ("", False), ("", False)]
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ORDERS))
@@ -422,15 +436,22 @@ def test_stock_goes_in_batches_of_fifty_by_offer_id_or_sku(rf, adapter):
         return 200, {"results": results}
 
     rf.routes["OfferService/BatchUpdateOffers"] = answer
-    updates = [StockUpdate(str(n), f"SKU-{n}", n % 5) for n in range(1, 120)] + [StockUpdate("RF-SKU-9", "X", 2)]
-    got = adapter.push_stock(updates + [StockUpdate("14", "S", -1)])
+    by_sku = [StockUpdate("RF-SKU-9", "X", 2, ListingKind.SKU), StockUpdate("4006381333931", "Y", 3, ListingKind.SKU)]
+    updates = [StockUpdate(str(n), f"SKU-{n}", n % 5) for n in range(1, 119)] + by_sku
+    refused = [StockUpdate("14", "S", -1), StockUpdate("RF-SKU-9", "X", 2, ListingKind.ID)]
+    got = adapter.push_stock(updates + refused)
     bodies = rf.bodies("OfferService/BatchUpdateOffers")
     assert [len(b["offers"]) for b in bodies] == [50, 50, 20]
     assert bodies[0]["offers"][0] == {"identifier": {"id": "1"}, "stock": 1}
-    assert bodies[2]["offers"][-1] == {"identifier": {"sku": "RF-SKU-9"}, "stock": 2}
-    assert [r.listing_ref for r in got] == [u.listing_ref for u in updates] + ["14"]
-    assert [r.ok for r in got].count(False) == 2
-    assert "NOT_FOUND: offer not found" in got[12].error and "not sent" in got[-1].error
+    # Named as the listing says: a SKU of digits is still a SKU.
+    assert bodies[2]["offers"][-2:] == [
+        {"identifier": {"sku": "RF-SKU-9"}, "stock": 2},
+        {"identifier": {"sku": "4006381333931"}, "stock": 3},
+    ]
+    assert [r.listing_ref for r in got] == [u.listing_ref for u in updates + refused]
+    assert [r.ok for r in got].count(False) == 3
+    assert "NOT_FOUND: offer not found" in got[12].error and "not sent" in got[-2].error
+    assert "offer ids are integers" in got[-1].error
     assert (got[0].ok, got[0].quantity) == (True, 1)
 
 

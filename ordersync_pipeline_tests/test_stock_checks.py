@@ -62,6 +62,7 @@ def test_a_healthy_book_passes_every_check(engine, book):
         ("locked_quantity_matches_locks", True),
         ("no_stale_events", True),
         ("no_short_locks", True),
+        ("items_without_sku", True),
     ]
     summary = stock_summary(engine)
     assert [(s.sku, s.on_hand, s.locked, s.available, s.short) for s in summary.skus] == [

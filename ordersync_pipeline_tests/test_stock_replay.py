@@ -58,7 +58,11 @@ def copy_order_book(source, target, initial_on_hand: dict[str, int]) -> None:
             for row in src.execute(select(marketplace_stock))
         ]
         dst.execute(marketplace_stock.insert(), listings)
-        dst.execute(inventory.insert(), [{"sku": sku, "on_hand": n} for sku, n in initial_on_hand.items()])
+        counted = dict(src.execute(select(inventory.c.sku, inventory.c.counted_at)).all())
+        dst.execute(
+            inventory.insert(),
+            [{"sku": sku, "on_hand": n, "counted_at": counted[sku]} for sku, n in initial_on_hand.items()],
+        )
         requeue_every_event(dst)
 
 

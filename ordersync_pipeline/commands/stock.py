@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from ordersync_pipeline import console
@@ -10,9 +11,13 @@ from ordersync_pipeline.launch import Launcher, dagster_instance
 from ordersync_pipeline.stock import import_stock, stock_summary
 
 
-def import_file(path: Path, database: OrdersyncDatabase | None = None) -> int:
-    report = import_stock((database or OrdersyncDatabase()).engine(), path)
+def import_file(path: Path, database: OrdersyncDatabase | None = None, counted_at: datetime | None = None) -> int:
+    report = import_stock((database or OrdersyncDatabase()).engine(), path, counted_at)
     console.console.print(f"Imported {report.skus} SKUs and {report.listings} listings from {path}", markup=False)
+    if report.left_since_count:
+        console.console.print(
+            f"  {report.left_since_count} unit(s) counted had left since the count time: taken off the count"
+        )
     for error in report.errors:
         console.errors.print(f"  {path}: {error}", soft_wrap=True, markup=False)
     return 0 if report.ok else 1

@@ -129,8 +129,12 @@ order_items = Table(
     Column("care_id", String(64)),
     # Set when this project accepted the item at the marketplace: an item is accepted once.
     Column("accepted_at", DateTime),
+    # When the unit left (shipped, or returned after shipping): the marketplace's time, else when
+    # the sync first saw it (``sync.order_writer``). Compared with the SKU's count time.
+    Column("shipped_at", DateTime),
     UniqueConstraint("order_id", "reference", name="uq_order_items_order_reference"),
     Index("ix_order_items_sku", "sku"),
+    Index("ix_order_items_shipped_at", "shipped_at"),
 )
 
 order_events = Table(
@@ -203,6 +207,9 @@ inventory = Table(
     Column("sku", String(128), nullable=False, unique=True),
     Column("on_hand", Integer, nullable=False, default=0),
     Column("updated_at", DateTime, nullable=False, default=utcnow),
+    # When the shelf count on_hand starts from was taken; NULL for a SKU never counted (a row the
+    # stock apply made for an order of an unknown SKU, with nothing on hand).
+    Column("counted_at", DateTime),
 )
 
 marketplace_stock = Table(
@@ -212,6 +219,9 @@ marketplace_stock = Table(
     Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
     Column("sku", String(128), nullable=False),
     Column("listing_ref", String(128), nullable=False),
+    # What listing_ref is: the marketplace's listing (offer) id, or the offer's SKU
+    # (``marketplaces.base.ListingKind``), as the stock file said.
+    Column("listing_kind", String(8), nullable=False, server_default="id"),
     Column("buffer", Integer, nullable=False, default=0),
     Column("max_quantity", Integer),
     Column("pushed_quantity", Integer),

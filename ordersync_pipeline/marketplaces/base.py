@@ -30,6 +30,8 @@ class Status(enum.StrEnum):
 
 OPEN_STATUSES = frozenset({Status.PENDING_PAYMENT, Status.PAID, Status.ACCEPTED})
 FINAL_STATUSES = frozenset({Status.SHIPPED, Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
+#: the statuses of an item whose unit has left the seller
+LEFT_STATUSES = frozenset({Status.SHIPPED, Status.RETURNED})
 
 
 class SyncType(enum.StrEnum):
@@ -50,12 +52,24 @@ ALL_SYNC_TYPES: tuple[SyncType, ...] = (
 @dataclass(frozen=True)
 class OrderItem:
     reference: str
+    #: the seller's SKU: what ties the item to stock. Empty when the marketplace has none for it
+    #: (an offer made without one): the item is kept, but no unit can be locked for it.
     sku: str
     listing_ref: str | None
     quantity: int
     unit_price: Decimal
     status: Status
     marketplace_state: str
+    #: when the unit left the seller (shipped, or returned after shipping), as the marketplace
+    #: says; None when it does not say. The stock compares it with the SKU's shelf count: a unit
+    #: that left before the count is not in it. Without one, the sync takes the time it first saw
+    #: the item shipped, or, for an item it never saw open, its order's ``created_at``, the
+    #: earliest the unit can have left (``sync.order_writer.shipped_at``).
+    shipped_at: datetime | None = None
+
+    @property
+    def has_sku(self) -> bool:
+        return bool(self.sku.strip())
 
 
 @dataclass(frozen=True)
@@ -156,11 +170,20 @@ class AcceptResult:
     error: str | None = None
 
 
+class ListingKind(enum.StrEnum):
+    """What a listing reference names: the marketplace's own listing (offer) id, or the offer's
+    SKU. The stock file says which; nothing guesses it from the reference's characters."""
+
+    ID = "id"
+    SKU = "sku"
+
+
 @dataclass(frozen=True)
 class StockUpdate:
     listing_ref: str
     sku: str
     quantity: int
+    listing_kind: ListingKind = ListingKind.ID
 
 
 @dataclass(frozen=True)
@@ -296,6 +319,19 @@ class MarketplaceAdapter(abc.ABC):
     def iter_care_records(self, since: datetime | None) -> Iterator[Page]:
         raise NotSupported(f"{self.config.code} has no care records")
 
+    #: how this marketplace lets a listing be named when its stock is set
+    listing_kinds: frozenset[ListingKind] = frozenset({ListingKind.ID})
+
+    @classmethod
+    def listing_problem(cls, kind: ListingKind, listing_ref: str) -> str | None:
+        """Why ``listing_ref`` of ``kind`` cannot name a listing here, or None if it can."""
+        if kind not in cls.listing_kinds:
+            named = " or ".join(sorted(f"its {k}" for k in cls.listing_kinds))
+            return f"a listing of this marketplace is named by {named}, not by its {kind}"
+        if not listing_ref.strip():
+            return "the listing reference is empty"
+        return None
+
     @abc.abstractmethod
     def check_connection(self) -> ConnectionCheck:
         """One cheap read that needs the token, paced and retried like any other request.
@@ -305,7 +341,8 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
-        """Set listing quantities. Results in the order of ``updates``."""
+        """Set listing quantities, each listing named as its ``listing_kind`` says. Results in
+        the order of ``updates``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

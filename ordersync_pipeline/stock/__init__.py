@@ -4,6 +4,7 @@ from ordersync_pipeline.stock.apply import ApplyReport, apply_pending_events
 from ordersync_pipeline.stock.checks import (
     CheckResult,
     all_checks,
+    check_items_without_sku,
     check_locked_quantity,
     check_locks_match_status,
     check_no_short_locks,
@@ -23,6 +24,7 @@ __all__ = [
     "StockSummary",
     "all_checks",
     "apply_pending_events",
+    "check_items_without_sku",
     "check_locked_quantity",
     "check_locks_match_status",
     "check_no_short_locks",

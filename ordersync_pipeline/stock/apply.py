@@ -3,10 +3,11 @@
 A batch of events is one transaction and a fixed number of statements, whatever its size:
 
 1. wait for the applier lock (Postgres), then take the oldest pending events;
-2. read the items of the orders they name;
-3. create missing ``inventory`` rows (on_hand 0: an unknown SKU has nothing to sell);
+2. read the items of the orders they name (an item without a SKU is left out: nothing ties it
+   to stock; the sync flags it);
+3. create missing ``inventory`` rows (on_hand 0, never counted: an unknown SKU has nothing to sell);
 4. lock those SKUs' ``inventory`` rows (and of any SKU an item's lock had before) ``FOR UPDATE``,
-   in SKU order, and read on_hand;
+   in SKU order, and read on_hand and when it was counted;
 5. read the locks of the items, every ``short`` lock of those SKUs and the units their
    ``locked`` locks hold (summed by the database), now that nobody else can change them;
 6. decide in memory (``locks.Planner``), then write: one insert of new locks (``COPY`` on
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, or_, select, text, update
 
@@ -60,6 +62,8 @@ class ApplyReport:
     short: int = 0
     #: short locks that got their units once some were freed (also counted in ``locked``).
     promoted: int = 0
+    #: consumed locks whose unit left before its SKU's count (also counted in ``consumed``).
+    before_count: int = 0
     batches: int = 0
     #: shipped units for which no unit was free: on_hand could not go down by them.
     shortfalls: list[Shortfall] = field(default_factory=list)
@@ -131,12 +135,13 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
             order_items.c.sku,
             order_items.c.quantity,
             order_items.c.status,
+            order_items.c.shipped_at,
         )
         .join(orders, orders.c.id == order_items.c.order_id)
         .where(one_of(conn, order_items.c.order_id, order_ids))
         .order_by(order_items.c.id)
     ).all()
-    items = [Item(*row) for row in item_rows]
+    items = [Item(*row) for row in item_rows if row.sku.strip()]
     item_ids = [item.id for item in items]
     item_skus = sorted({item.sku for item in items})
 
@@ -147,11 +152,15 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
         )
     # The SKUs to lock: the items' and, should an item have changed SKU, its lock's old one.
     old_skus = select(locks_t.c.sku).where(one_of(conn, locks_t.c.order_item_id, item_ids))
-    on_hand = lock_inventory(conn, item_skus, also=old_skus)
+    stock = lock_inventory(conn, item_skus, also=old_skus)
     # Read only now, under the row locks: nobody else can change these locks until we commit.
-    skus = sorted(on_hand)
+    skus = sorted(stock)
     planner = Planner(
-        on_hand=dict(on_hand), locks=load_locks(conn, skus, item_ids), now=now, locked_totals=locked_units(conn, skus)
+        on_hand={sku: row.on_hand for sku, row in stock.items()},
+        locks=load_locks(conn, skus, item_ids),
+        now=now,
+        locked_totals=locked_units(conn, skus),
+        counted_at={sku: row.counted_at for sku, row in stock.items()},
     )
     event_for_sku: dict[str, int] = {}
     for item in sorted(items, key=lambda i: (first_event[i.order_id], i.id)):
@@ -170,6 +179,7 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
     report.released += counts.released
     report.short += counts.short
     report.promoted += counts.promoted
+    report.before_count += counts.before_count
     report.shortfalls.extend(planner.shortfalls)
     for shortfall in planner.shortfalls:
         log.warning(
@@ -251,20 +261,20 @@ def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> int:
     return len(new)
 
 
-def lock_inventory(conn: Connection, skus: list[str], also: Select | None = None) -> dict[str, int]:
+def lock_inventory(conn: Connection, skus: list[str], also: Select | None = None) -> dict[str, Any]:
     """Lock the ``inventory`` rows of ``skus`` and of the SKUs ``also`` selects, in SKU order;
-    their on_hand.
+    their rows (``on_hand``, ``counted_at``) by SKU.
 
     A fixed order means two transactions wanting the same SKUs queue instead of deadlocking.
     """
     where = one_of(conn, inventory.c.sku, skus)
     if also is not None:
         where = or_(where, inventory.c.sku.in_(also))
-    stock = select(inventory.c.sku, inventory.c.on_hand).where(where)
+    stock = select(inventory.c.sku, inventory.c.on_hand, inventory.c.counted_at).where(where)
     stock = stock.order_by(inventory.c.sku)
     if conn.dialect.name == "postgresql":
         stock = stock.with_for_update(of=inventory)
-    return {row.sku: row.on_hand for row in conn.execute(stock)}
+    return {row.sku: row for row in conn.execute(stock)}
 
 
 def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
@@ -316,13 +326,16 @@ def promote_waiting(conn: Connection, skus: list[str]) -> int:
     """Give units freed outside any event (a stock import) to the short locks of ``skus``."""
     if not skus:
         return 0
-    on_hand = lock_inventory(conn, sorted(skus))
-    skus = sorted(on_hand)
+    stock = lock_inventory(conn, sorted(skus))
+    skus = sorted(stock)
     planner = Planner(
-        on_hand=dict(on_hand), locks=load_locks(conn, skus, []), now=utcnow(), locked_totals=locked_units(conn, skus)
+        on_hand={sku: row.on_hand for sku, row in stock.items()},
+        locks=load_locks(conn, skus, []),
+        now=utcnow(),
+        locked_totals=locked_units(conn, skus),
     )
     planner.promote_shorts({})
-    write_plan(conn, planner, sorted(on_hand))
+    write_plan(conn, planner, skus)
     return planner.counts.promoted
 
 

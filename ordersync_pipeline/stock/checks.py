@@ -22,10 +22,13 @@ from ordersync_pipeline.db.tables import (
     pending_order_events,
     utcnow,
 )
+from ordersync_pipeline.marketplaces.base import OPEN_STATUSES
 from ordersync_pipeline.stock.locks import LOCKED, SHORT, expected_states
 
 MAX_DETAILS = 50
 locks_t = marketplace_stock_locks
+#: an item the stock can tie to a unit (one without a SKU is shown by ``check_items_without_sku``)
+_has_sku = func.trim(order_items.c.sku) != ""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def check_locks_match_status(engine: Engine) -> CheckResult:
         )
         .join(orders, orders.c.id == order_items.c.order_id)
         .outerjoin(locks_t, locks_t.c.order_item_id == order_items.c.id)
-        .where(applied)
+        .where(applied, _has_sku)
         .order_by(orders.c.id, order_items.c.id)
     )
     offenders = []
@@ -215,6 +218,37 @@ def check_no_short_locks(engine: Engine) -> CheckResult:
     )
 
 
+def check_items_without_sku(engine: Engine) -> CheckResult:
+    """No open order item lacks a SKU: such an item holds no unit, so every listing of what it
+    sold still offers it. Each detail names the marketplace, order, item and listing."""
+    query = (
+        select(
+            marketplaces.c.code,
+            orders.c.reference.label("order_ref"),
+            order_items.c.reference.label("item_ref"),
+            order_items.c.listing_ref,
+            order_items.c.status,
+        )
+        .join(orders, orders.c.id == order_items.c.order_id)
+        .join(marketplaces, marketplaces.c.id == orders.c.marketplace_id)
+        .where(~_has_sku, order_items.c.status.in_([str(s) for s in OPEN_STATUSES]))
+        .order_by(marketplaces.c.code, orders.c.id, order_items.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    offenders = [
+        f"{r.code}, order {r.order_ref}, item {r.item_ref} ({r.status}, listing {r.listing_ref or 'unknown'}):"
+        " no SKU, no unit locked"
+        for r in rows
+    ]
+    return _result(
+        "items_without_sku",
+        "every open order item has a SKU",
+        "{n} open item(s) without a SKU hold no unit: set their stock by hand",
+        offenders,
+    )
+
+
 def all_checks(engine: Engine, max_event_age: timedelta = timedelta(minutes=30)) -> list[CheckResult]:
     return [
         check_stock_not_negative(engine),
@@ -222,4 +256,5 @@ def all_checks(engine: Engine, max_event_age: timedelta = timedelta(minutes=30))
         check_locked_quantity(engine),
         check_no_stale_events(engine, max_event_age),
         check_no_short_locks(engine),
+        check_items_without_sku(engine),
     ]

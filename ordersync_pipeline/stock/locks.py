@@ -12,6 +12,11 @@ The rules (DESIGN.md, "Stock"):
 * a ``shipped`` or ``returned`` item turns its lock ``consumed`` and lowers on_hand by its
   quantity, exactly once: ``consumed`` is terminal. An item first seen shipped is locked and
   consumed in one step;
+* ...unless its unit left before the SKU's shelf count was taken (``shipped_at`` before
+  ``counted_at``), or the SKU was never counted: the count did not have that unit, so on_hand
+  stays. This is what lets a history older than the count be synced after it, and a count be
+  imported after the history, with the same result (``importer`` takes the other half: units
+  that left after the count time but were applied before the count was imported);
 * a ``cancelled`` or ``refunded`` item turns its lock ``released``: its units are free again.
 
 What ``short`` becomes:
@@ -33,7 +38,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ordersync_pipeline.marketplaces.base import OPEN_STATUSES, Status
+from ordersync_pipeline.marketplaces.base import LEFT_STATUSES, OPEN_STATUSES, Status
 
 LOCKED = "locked"
 CONSUMED = "consumed"
@@ -41,7 +46,7 @@ RELEASED = "released"
 SHORT = "short"
 LOCK_STATES = (LOCKED, SHORT, CONSUMED, RELEASED)
 
-CONSUMING_STATUSES = frozenset({Status.SHIPPED, Status.RETURNED})
+CONSUMING_STATUSES = LEFT_STATUSES
 RELEASING_STATUSES = frozenset({Status.CANCELLED, Status.REFUNDED})
 
 
@@ -70,6 +75,8 @@ class Item:
     sku: str
     quantity: int
     status: str
+    #: when the unit left (shipped or returned items), None if it has not
+    shipped_at: datetime | None = None
 
 
 @dataclass
@@ -111,6 +118,8 @@ class Counts:
     released: int = 0
     short: int = 0
     promoted: int = 0
+    #: consumed locks whose unit had left before the SKU's count: on hand stayed
+    before_count: int = 0
 
 
 @dataclass
@@ -124,6 +133,8 @@ class Planner:
     now: datetime
     #: units held by ``locked`` locks per SKU, all of them, when counted by the database
     locked_totals: dict[str, int] | None = None
+    #: when each SKU's shelf count was taken (None: never counted)
+    counted_at: dict[str, datetime | None] = field(default_factory=dict)
     counts: Counts = field(default_factory=Counts)
     shortfalls: list[Shortfall] = field(default_factory=list)
     changed_skus: set[str] = field(default_factory=set)
@@ -170,8 +181,18 @@ class Planner:
             self._write(item, lock, SHORT, event_id)
             self.counts.short += 1
 
+    def left_before_count(self, item: Item) -> bool:
+        """Whether the unit left before the SKU's count was taken, so the count does not have it."""
+        counted = self.counted_at.get(item.sku)
+        return counted is None or (item.shipped_at is not None and item.shipped_at < counted)
+
     def _consume(self, item: Item, lock: Lock | None, event_id: int) -> None:
         self._drop_hold(lock)
+        if self.left_before_count(item):
+            self._write(item, lock, CONSUMED, event_id)
+            self.counts.consumed += 1
+            self.counts.before_count += 1
+            return
         taken = min(item.quantity, max(0, self.free(item.sku)))
         if taken:
             self.on_hand[item.sku] = self.on_hand.get(item.sku, 0) - taken

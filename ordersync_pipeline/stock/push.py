@@ -2,7 +2,8 @@
 
 quantity = clamp(on_hand - units locked on every marketplace - the listing's buffer, 0, max).
 Units are one pool, so a lock taken on one marketplace lowers the quantity of every listing of
-that SKU, and the next push takes the unit off the others.
+that SKU, and the next push takes the unit off the others. Each listing is named to its
+marketplace as the stock file named it: by listing id or by SKU (``listing_kind``).
 
 Only confirmed results are recorded: a failed listing keeps its old ``pushed_quantity`` and is
 sent again next time. Quantities are absolute, so sending one twice is harmless. No transaction
@@ -25,7 +26,7 @@ from ordersync_pipeline.db.tables import (
     marketplaces,
     utcnow,
 )
-from ordersync_pipeline.marketplaces.base import MarketplaceAdapter, MarketplaceError, StockUpdate
+from ordersync_pipeline.marketplaces.base import ListingKind, MarketplaceAdapter, MarketplaceError, StockUpdate
 from ordersync_pipeline.stock.locks import LOCKED
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Listing:
     listing_ref: str
     quantity: int
     pushed_quantity: int | None
+    listing_kind: ListingKind = ListingKind.ID
 
 
 def listings_to_push(engine: Engine, marketplace_ids: Iterable[int] | None = None) -> list[Listing]:
@@ -90,6 +92,7 @@ def listings_to_push(engine: Engine, marketplace_ids: Iterable[int] | None = Non
             listing_ref=r.listing_ref,
             quantity=desired_quantity(int(r.on_hand), int(r.locked), r.buffer, r.max_quantity),
             pushed_quantity=r.pushed_quantity,
+            listing_kind=ListingKind(r.listing_kind),
         )
         for r in rows
     ]
@@ -143,7 +146,7 @@ def _push_marketplace(
 def _push_batch(
     engine: Engine, code: str, adapter: MarketplaceAdapter, batch: Sequence[Listing], report: PushReport
 ) -> None:
-    updates = [StockUpdate(listing_ref=x.listing_ref, sku=x.sku, quantity=x.quantity) for x in batch]
+    updates = [StockUpdate(x.listing_ref, x.sku, x.quantity, x.listing_kind) for x in batch]
     # Until confirmed, what the marketplace shows is unknown: a push may land without its answer
     # coming back (a timeout, a killed process). Forgetting the last confirmed quantity first makes
     # the next push send it again, even when the computed quantity has come back to that value.

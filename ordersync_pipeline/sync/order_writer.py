@@ -36,13 +36,21 @@ from ordersync_pipeline.db.tables import (
     utc_naive,
     utcnow,
 )
-from ordersync_pipeline.marketplaces.base import ListedOrder, Order, RecordError, Status
+from ordersync_pipeline.marketplaces.base import (
+    LEFT_STATUSES,
+    OPEN_STATUSES,
+    ListedOrder,
+    Order,
+    OrderItem,
+    RecordError,
+    Status,
+)
 from ordersync_pipeline.sync import events
 
 ORDER_FIELDS = ("status", "marketplace_state", "currency", "total_price", "created_at", "modified_at")
 # Documents are filled in over time; an answer without one never clears what is known.
 DOCUMENT_FIELDS = ("delivery_note_url", "label_url", "tracking_number")
-ITEM_FIELDS = ("sku", "listing_ref", "quantity", "unit_price", "status", "marketplace_state")
+ITEM_FIELDS = ("sku", "listing_ref", "quantity", "unit_price", "status", "marketplace_state", "shipped_at")
 
 
 @dataclass
@@ -78,6 +86,8 @@ class PreparedBatch:
     #: the references of ``orders``, in their order, when none of them was in the database when
     #: read (a first sync): they can be loaded straight into their tables
     new_orders: list[str] | None = None
+    #: open items of the orders read that have no SKU: kept, but no unit can be locked for them
+    unstockable: list[RecordError] = field(default_factory=list)
 
 
 def fingerprint(order: Order) -> str:
@@ -88,15 +98,48 @@ def fingerprint(order: Order) -> str:
     values += [order.created_at, order.modified_at, *(getattr(order, name) for name in DOCUMENT_FIELDS)]
     for item in order.items:
         values += [item.reference, item.sku, item.listing_ref, item.quantity, item.unit_price, item.status]
-        values.append(item.marketplace_state)
+        values += [item.marketplace_state, item.shipped_at]
     text = "\x1f".join(["\x00" if value is None else str(value) for value in values])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _stored_fingerprint(order: Order, digest: str) -> str | None:
     """What an order is stored with: an order with a paid item keeps none, so that it never
-    matches and is always read (the new sync must know which of its items it accepted already)."""
-    return None if any(item.status == Status.PAID for item in order.items) else digest
+    matches and is always read (the new sync must know which of its items it accepted already);
+    nor does an order with an open item without a SKU, whose error each sync records again."""
+    if any(item.status == Status.PAID or _unstockable(item) for item in order.items):
+        return None
+    return digest
+
+
+def _unstockable(item: OrderItem) -> bool:
+    return item.status in OPEN_STATUSES and not item.has_sku
+
+
+def _unstockable_errors(order: Order) -> list[RecordError]:
+    return [
+        RecordError(
+            order.reference,
+            f"item {item.reference} has no SKU: no unit can be locked for it, so every listing still offers"
+            " the unit it sold; set the stock by hand until it ships",
+            raw={"order": order.reference, "item": item.reference, "listing_ref": item.listing_ref},
+        )
+        for item in order.items
+        if _unstockable(item)
+    ]
+
+
+def shipped_at(item: OrderItem, order: Order, before: Any | None, now) -> Any:
+    """When ``item``'s unit left, as stored: the marketplace's time if it gives one, else the time
+    stored already, else, for an item that has left, when the sync first saw it gone (``now``) or,
+    if the sync never saw it open, when its order was placed (the earliest it can have left)."""
+    if item.shipped_at is not None:
+        return utc_naive(item.shipped_at)
+    if before is not None and before.shipped_at is not None:
+        return before.shipped_at
+    if item.status not in LEFT_STATUSES:
+        return None
+    return now if before is not None else utc_naive(order.created_at)
 
 
 def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, digest: str | None) -> dict[str, Any]:
@@ -118,7 +161,7 @@ def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, dig
     return row
 
 
-def _item_rows(order: Order, accepted_at: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _item_rows(order: Order, accepted_at: dict[str, Any], before: dict[str, Any], now) -> dict[str, dict[str, Any]]:
     return {
         item.reference: {
             "order_reference": order.reference,
@@ -130,6 +173,7 @@ def _item_rows(order: Order, accepted_at: dict[str, Any]) -> dict[str, dict[str,
             "status": str(item.status),
             "marketplace_state": item.marketplace_state,
             "accepted_at": accepted_at.get(item.reference),
+            "shipped_at": shipped_at(item, order, before.get(item.reference), now),
         }
         for item in order.items
     }
@@ -275,7 +319,7 @@ def prepare_orders(
         row = _order_row(marketplace_id, order, before, now, digests[order.reference])
         changed_items = [
             item
-            for ref, item in _item_rows(order, accepted_at).items()
+            for ref, item in _item_rows(order, accepted_at, items_before, now).items()
             if ref not in items_before or _differs(item, items_before[ref], (*ITEM_FIELDS, "accepted_at"))
         ]
         if before is None:
@@ -293,6 +337,7 @@ def prepare_orders(
             event["order_reference"] = order.reference
             event_rows.append(event)
 
+    unstockable = [error for order in changed for error in _unstockable_errors(order)]
     dialect = conn.dialect
     return PreparedBatch(
         marketplace_id=marketplace_id,
@@ -304,11 +349,15 @@ def prepare_orders(
         read=changed,
         errors=errors,
         new_orders=[row["reference"] for row in order_rows] if not existing else None,
+        unstockable=unstockable,
     )
 
 
 def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
-    """Write a prepared batch in the caller's transaction; the result, with the events written."""
+    """Write a prepared batch in the caller's transaction; the result, with the events written.
+
+    The orders' errors are cleared: the caller records the batch's errors after it, its
+    ``unstockable`` ones included."""
     if prepared.new_orders and prepared.orders.postgres and _insert_new(conn, prepared):
         clear_errors(conn, prepared.marketplace_id, prepared.references)
         return prepared.result

@@ -30,7 +30,6 @@ from ordersync_pipeline.sync.order_writer import (
     clear_unnamed_errors,
     prepare_orders,
     record_errors,
-    write_orders,
     write_prepared,
 )
 from ordersync_pipeline.sync.pipeline import WritePipeline
@@ -161,7 +160,7 @@ def _write_listing(
             ctx.report.created += ready.result.created
             ctx.report.updated += ready.result.updated
             ctx.report.unchanged += ready.result.unchanged
-            ctx.report.add_errors([_describe(e) for e in errors])
+            ctx.report.add_errors([_describe(e) for e in errors + ready.unstockable])
             pipeline.submit(
                 references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors, growth)
             )
@@ -172,7 +171,8 @@ def _write_listing(
 def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError], growth: GrowthWatch) -> None:
     """A prepared batch's write (on the writer thread, which alone counts the events)."""
     write_prepared(conn, ready)
-    record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
+    # After the write, which cleared the orders' earlier errors: an open item without a SKU is flagged again.
+    record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors + ready.unstockable)
     ctx.report.events += ready.result.events
     growth.added(conn, ready.result.created)
 
@@ -181,8 +181,9 @@ def _write_accepted(ctx: _Context, batch: list[Order], errors: list[RecordError]
     """Write orders again after their acceptance: they were counted when fetched, so only their
     events and errors count now."""
     with ctx.engine.begin() as conn:
-        result = write_orders(conn, ctx.marketplace.id, batch, accepted_now)
-        record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors)
+        ready = prepare_orders(conn, ctx.marketplace.id, batch, accepted_now)
+        result = write_prepared(conn, ready)
+        record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors + ready.unstockable)
     ctx.report.events += result.events
     ctx.report.add_errors([_describe(e) for e in errors])
 

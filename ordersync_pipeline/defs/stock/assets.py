@@ -34,6 +34,7 @@ def stock_locks(context: AssetExecutionContext, database: OrdersyncDatabase) -> 
             "events": report.events,
             "locked": report.locked,
             "consumed": report.consumed,
+            "left_before_count": report.before_count,
             "released": report.released,
             "short": report.short,
             "promoted": report.promoted,

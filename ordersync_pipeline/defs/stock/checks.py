@@ -9,6 +9,7 @@ from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.stock.assets import stock_locks
 from ordersync_pipeline.stock import (
     CheckResult,
+    check_items_without_sku,
     check_locked_quantity,
     check_locks_match_status,
     check_no_short_locks,
@@ -56,10 +57,17 @@ def no_oversell(database: OrdersyncDatabase) -> AssetCheckResult:
     return _result(check_no_short_locks(database.engine()), AssetCheckSeverity.WARN)
 
 
+@asset_check(asset=stock_locks, description="Every open order item has a SKU, so that its unit can be locked.")
+def items_without_sku(database: OrdersyncDatabase) -> AssetCheckResult:
+    # A warning: the order is kept and synced; a person has to hold its unit by hand.
+    return _result(check_items_without_sku(database.engine()), AssetCheckSeverity.WARN)
+
+
 STOCK_CHECKS = [
     stock_not_negative,
     locks_match_item_status,
     locked_quantity_matches_locks,
     no_stale_order_events,
     no_oversell,
+    items_without_sku,
 ]

@@ -6,7 +6,8 @@ Choices read from Back Market's OpenAPI document:
   without shipping costs", Table 9), so it is the item's ``unit_price`` as is;
 - an order's ``price`` is the order total without shipping and ``shipping_price`` the shipping
   total, so the normalised ``total_price`` is their sum: what the customer pays;
-- orders have no label: labels come from BackShip deliveries (``labelUrl``).
+- orders have no label: labels come from BackShip deliveries (``labelUrl``);
+- a shipped or returned line left when its order did: ``date_shipping`` is its ``shipped_at``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ordersync_pipeline.marketplaces.backmarket.models import (
 )
 from ordersync_pipeline.marketplaces.backmarket.paging import Fetched, Pager, envelope_count
 from ordersync_pipeline.marketplaces.base import (
+    LEFT_STATUSES,
     AcceptResult,
     AuthenticationError,
     CareRecord,
@@ -105,12 +107,13 @@ def to_order(bm: BMOrder) -> Order:
     items = tuple(
         OrderItem(
             reference=str(line.id),
-            sku=line.listing,
+            sku=line.listing or "",
             listing_ref=None if line.listing_id in (None, "") else str(line.listing_id),
             quantity=line.quantity,
             unit_price=line.price,
             status=line.status,
             marketplace_state=str(line.state),
+            shipped_at=bm.date_shipping if line.status in LEFT_STATUSES else None,
         )
         for line in bm.orderlines
     )
@@ -131,7 +134,7 @@ def to_order(bm: BMOrder) -> Order:
 
 #: every digest is of this and the payload: change it when ``to_order`` makes something else of the
 #: same payload, so that no stored digest matches and every order is read again, once.
-DIGEST_PERSON = b"bm-order-v1"
+DIGEST_PERSON = b"bm-order-v2"
 
 
 def listed_order(raw: dict[str, Any]) -> ListedOrder:
@@ -283,6 +286,11 @@ class BackMarketAdapter(MarketplaceAdapter):
                 # Credentials refused once are refused for every line: do not send the rest.
                 results.append(AcceptResult(item.reference, ok=False, error=refused))
                 continue
+            if not item.has_sku:
+                # Back Market names the line to accept by its SKU: without one it cannot be named.
+                error = "no SKU to name it by: accept it in the Back Market back office"
+                results.append(AcceptResult(item.reference, ok=False, error=error))
+                continue
             body = {"order_id": order_id, "new_state": ACCEPT_STATE, "sku": item.sku}
             try:
                 self.client.post_once(f"ws/orders/{order_id}", body)
@@ -324,8 +332,10 @@ class BackMarketAdapter(MarketplaceAdapter):
             if refused is not None:
                 results.append(StockResult(update.listing_ref, ok=False, error=refused))
                 continue
-            if update.quantity < 0 or not str(update.listing_ref).strip():
-                error = f"{self.config.code}: not sent: quantity {update.quantity} for {update.listing_ref!r}"
+            problem = self.listing_problem(update.listing_kind, str(update.listing_ref))
+            if update.quantity < 0 or problem:
+                problem = problem or f"quantity {update.quantity}"
+                error = f"{self.config.code}: not sent: {problem} ({update.listing_ref!r})"
                 results.append(StockResult(update.listing_ref, ok=False, error=error))
                 continue
             path = f"ws/listings/{quote(str(update.listing_ref), safe='')}"

@@ -60,7 +60,9 @@ class _Payload(BaseModel):
 class BMOrderLine(_Payload):
     id: StrictInt
     state: StrictInt
-    listing: str = Field(min_length=1)  # the seller SKU
+    # The seller SKU. Kept when empty or missing: the line is synced, and flagged, since no unit
+    # can be locked for it.
+    listing: str | None = None
     listing_id: StrictInt | str | None = None
     quantity: StrictInt = Field(ge=1)
     price: Money
@@ -83,6 +85,7 @@ class BMOrder(_Payload):
     state: StrictInt
     date_creation: datetime
     date_modification: datetime
+    date_shipping: datetime | None = None
     price: Money
     shipping_price: Money | None = None
     currency: str = Field(min_length=1)
@@ -91,7 +94,7 @@ class BMOrder(_Payload):
     tracking_number: str | None = None
     is_backship: bool | None = None
 
-    _blanks = field_validator("delivery_note", "tracking_number", mode="before")(blank_to_none)
+    _blanks = field_validator("delivery_note", "tracking_number", "date_shipping", mode="before")(blank_to_none)
 
     @field_validator("state")
     @classmethod
@@ -100,10 +103,10 @@ class BMOrder(_Payload):
             raise ValueError(f"unknown order state {state} (known: {sorted(ORDER_STATUS)})")
         return state
 
-    @field_validator("date_creation", "date_modification")
+    @field_validator("date_creation", "date_modification", "date_shipping")
     @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 class BMDelivery(_Payload):

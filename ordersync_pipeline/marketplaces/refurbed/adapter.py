@@ -12,6 +12,9 @@ Choices read from Refurbed's Swagger document:
   ``created_at`` and ``modified_at``, since nothing in the document says when an order last changed;
 - there is no delivery note or label on an order: the document the incomplete sync chases is the
   items' ``parcel_tracking_url``, kept in ``tracking_number``;
+- nothing says when an item shipped (no time on an item or order but ``released_at``): its
+  ``shipped_at`` is left to the sync, which takes the time it first saw the item shipped;
+- an offer is named by id or by SKU (``OfferIdentifier``), as the stock file says;
 - Refurbed has no care records and no "modified since" filter (see ``iter_modified_orders``).
 """
 
@@ -29,6 +32,7 @@ from ordersync_pipeline.marketplaces.base import (
     AcceptResult,
     AuthenticationError,
     ConnectionCheck,
+    ListingKind,
     MalformedAnswer,
     MarketplaceAdapter,
     MarketplaceConfig,
@@ -115,6 +119,14 @@ class RefurbedAdapter(MarketplaceAdapter):
     document_fields = ("tracking_number",)
     accepted_state = ACCEPTED
     accepted_order_state = ACCEPTED
+    listing_kinds = frozenset({ListingKind.ID, ListingKind.SKU})
+
+    @classmethod
+    def listing_problem(cls, kind: ListingKind, listing_ref: str) -> str | None:
+        problem = super().listing_problem(kind, listing_ref)
+        if problem is None and kind == ListingKind.ID and not _ID.match(listing_ref.strip()):
+            return f"Refurbed offer ids are integers, not {listing_ref!r} (a SKU is named as one)"
+        return problem
 
     def __init__(self, config: MarketplaceConfig) -> None:
         super().__init__(config)
@@ -219,14 +231,15 @@ class RefurbedAdapter(MarketplaceAdapter):
     def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
         """Set each offer's stock, up to 50 a call; an absolute stock is safe to resend, so it is retried.
 
-        An offer is named by id when ``listing_ref`` is an int64 id (as orders name it), else by
-        the merchant SKU in ``listing_ref``.
+        An offer is named by its id or by its SKU, as ``listing_kind`` says.
         """
         results: dict[int, StockResult] = {}
         to_send: list[tuple[int, StockUpdate]] = []
         for n, update in enumerate(updates):
-            if update.quantity < 0 or not str(update.listing_ref).strip():
-                error = f"{self.config.code}: not sent: quantity {update.quantity} for {update.listing_ref!r}"
+            problem = self.listing_problem(update.listing_kind, str(update.listing_ref))
+            if update.quantity < 0 or problem:
+                problem = problem or f"quantity {update.quantity}"
+                error = f"{self.config.code}: not sent: {problem} ({update.listing_ref!r})"
                 results[n] = StockResult(update.listing_ref, ok=False, error=error)
             else:
                 to_send.append((n, update))
@@ -236,7 +249,7 @@ class RefurbedAdapter(MarketplaceAdapter):
             if refused is not None:
                 results.update((n, StockResult(u.listing_ref, ok=False, error=refused)) for n, u in chunk)
                 continue
-            body = {"offers": [{"identifier": _offer_identifier(u.listing_ref), "stock": u.quantity} for _, u in chunk]}
+            body = {"offers": [{"identifier": _offer_identifier(u), "stock": u.quantity} for _, u in chunk]}
             try:
                 answer = self.client.call("OfferService/BatchUpdateOffers", body, repeatable=True)
             except AuthenticationError as exc:
@@ -321,9 +334,10 @@ def _order_id(reference: str) -> str:
     return reference
 
 
-def _offer_identifier(listing_ref: str) -> dict[str, str]:
-    ref = str(listing_ref).strip()
-    return {"id": ref} if _ID.match(ref) else {"sku": ref}
+def _offer_identifier(update: StockUpdate) -> dict[str, str]:
+    """``OfferIdentifier``: the offer's ``id`` or its ``sku``, as the listing is named."""
+    ref = str(update.listing_ref).strip()
+    return {"sku": ref} if update.listing_kind == ListingKind.SKU else {"id": ref}
 
 
 def _stock(result: dict[str, Any], update: StockUpdate) -> int:

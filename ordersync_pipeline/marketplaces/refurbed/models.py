@@ -83,7 +83,9 @@ class RBOfferData(_Payload):
 class RBOrderItem(_Payload):
     id: Id
     state: StrictStr
-    sku: StrictStr = Field(min_length=1)  # empty for offers made without a SKU: no stock to lock
+    # "can be empty string" (document): an offer made without a SKU. The item is kept, and
+    # flagged, since no unit can be locked for it.
+    sku: StrictStr = ""
     total_charged: Money
     offer_data: RBOfferData | None = None
     parcel_tracking_url: StrictStr | None = None

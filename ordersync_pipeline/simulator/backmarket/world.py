@@ -219,12 +219,14 @@ class World(WorldQueries):
         *,
         country_code: str = "fr-fr",
         date_creation: datetime | str | None = None,
+        date_shipping: datetime | str | None = None,
         customer: int | None = None,
         take_stock: bool = True,
     ) -> int:
         """Create an order whose lines are all in orderline ``state`` (a line may give its own
         ``state``). Lines: ``{"sku", "quantity" (1), "price" (the listing price)}``. Lowers the
-        listings' quantities as Back Market does when an order arrives."""
+        listings' quantities as Back Market does when an order arrives. An order with shipped
+        lines shipped at ``date_shipping`` (default now)."""
         with self.lock:
             now = self._now_ts()
             created = to_ts(date_creation) if date_creation is not None else now
@@ -249,7 +251,7 @@ class World(WorldQueries):
                 for sku, quantity, _, _ in specs:
                     self._take_stock(sku, quantity)
             if any(line.state == LINE_SHIPPED for line in order.lines):
-                self._mark_shipped(order, None, now)
+                self._mark_shipped(order, None, to_ts(date_shipping) if date_shipping is not None else now)
                 order.delivery_note = f"/static/delivery_notes/{order.order_id}.pdf"
                 order.label = self._label_url(order.order_id)
                 insort(self._labelled, order.order_id)
