@@ -3,10 +3,6 @@ a real HTTP server on loopback standing for the chat tool's webhook."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from dagster import build_sensor_context, instance_for_test
 
@@ -14,41 +10,14 @@ from ordersync_pipeline.definitions import defs
 from ordersync_pipeline.defs.alerts import WEBHOOK_ENV, AlertChannel, run_failure_alert
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-
-
-class Webhook:
-    """Records each JSON body POSTed to it; answers ``status``."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        self.status = 200
-        #: answered first, one per request, before ``status``
-        self.statuses: list[int] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (the standard library's name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.received.append(json.loads(body))
-                self.send_response(hook.statuses.pop(0) if hook.statuses else hook.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/secret-part"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+from ordersync_pipeline_tests.webhook import Webhook
 
 
 @pytest.fixture
 def webhook():
-    hook = Webhook()
-    hook.thread.start()
+    hook = Webhook().start()
     yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
+    hook.stop()
 
 
 @pytest.fixture

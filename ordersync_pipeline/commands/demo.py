@@ -1,4 +1,5 @@
-"""``ordersync demo``: the simulator, a sync, time moved on, another sync, and what happened."""
+"""``ordersync demo``: the simulator, a sync, time moved on, another sync, and what happened;
+with ``--ui``, then the Dagster UI and daemon on the same order book, the simulators still running."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ordersync_pipeline.simulator import DEMO_TOKENS, SIMULATORS
 from ordersync_pipeline.stock import seed_stock
 
 
-def run(steps: int = 3, orders_at_start: int = 20) -> int:
+def run(steps: int = 3, orders_at_start: int = 20, ui: bool = False, ui_port: int = 3000) -> int:
     entries = [e for e in load_config(settings.DEFAULT_CONFIG) if e.active]
     demo_dir = settings.data_dir() / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)  # each demo starts from a new order book
@@ -53,9 +54,14 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
             return 1
         _print_order_book(database)
         stock.summary(database)
+        if ui:
+            from ordersync_pipeline.commands import demo_ui
+
+            return demo_ui.serve(database.url, settings.DEFAULT_CONFIG, simulators, ui_port)
         console.console.print(
-            "\nThe runs are in the Dagster instance at "
-            f"{os.environ['DAGSTER_HOME']}: `DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev` shows them."
+            f"\nThe runs are in the Dagster instance at {os.environ['DAGSTER_HOME']}. "
+            "`ordersync demo --ui` runs the demo again and then opens the Dagster UI on its order book,"
+            " with the simulators, schedules and sensors live."
         )
         return 0
     finally:

@@ -1,5 +1,6 @@
 """The order book, one materialization per marketplace and sync type."""
 
+import os
 import random
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -26,14 +27,24 @@ from ordersync_pipeline.marketplaces.registry import adapter_for, find_marketpla
 from ordersync_pipeline.sync.report import Progress, SyncReport
 from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
 
+# The retry defaults of runs that give none (schedules, sensors, the UI); the demo's UI sets them
+# lower, so that a stopped simulator shows as a failed sync within the minute.
+DEFAULT_RETRIES = int(os.environ.get("ORDERSYNC_SYNC_RETRIES", "3"))
+DEFAULT_RETRY_WAIT_SECONDS = float(os.environ.get("ORDERSYNC_SYNC_RETRY_WAIT_SECONDS", "30"))
+
 
 class SyncConfig(Config):
     page_size: int = Field(default=50, ge=1, le=100, description="Orders asked per page")
     days_back: int = Field(default=2, ge=1, description="How far back the incomplete sync looks, in days")
     retries: int = Field(
-        default=3, ge=0, le=10, description="Tries again after a passing failure (never after refused credentials)"
+        default=DEFAULT_RETRIES,
+        ge=0,
+        le=10,
+        description="Tries again after a passing failure (never after refused credentials)",
     )
-    retry_wait_seconds: float = Field(default=30.0, ge=0, description="Wait before the first retry; doubles each time")
+    retry_wait_seconds: float = Field(
+        default=DEFAULT_RETRY_WAIT_SECONDS, ge=0, description="Wait before the first retry; doubles each time"
+    )
 
 
 def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
