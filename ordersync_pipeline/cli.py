@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ui", action="store_true", help="then run the Dagster UI and daemon on the demo's data until Ctrl-C"
     )
     demo.add_argument("--ui-port", type=_int_range(1, 65535), default=3000, help="the UI's port (default: 3000)")
+    demo.add_argument("--free-ports", action="store_true", help="simulators on free ports instead of 8710 and 8720")
 
     stock = commands.add_parser("stock", help="stock: import, apply events, push, summary")
     stock_commands = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
@@ -127,7 +128,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from ordersync_pipeline.commands import demo
 
-        return demo.run(steps=args.steps, orders_at_start=args.orders, ui=args.ui, ui_port=args.ui_port)
+        return demo.run(
+            steps=args.steps, orders_at_start=args.orders, ui=args.ui, ui_port=args.ui_port, free_ports=args.free_ports
+        )
     if args.command == "db":
         from ordersync_pipeline import settings
         from ordersync_pipeline.db.engine import current_revision, make_engine, upgrade

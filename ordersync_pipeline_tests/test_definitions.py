@@ -149,3 +149,10 @@ def test_a_passing_failure_is_retried_with_backoff_and_refused_credentials_are_n
     monkeypatch.setenv("BM_FR_TOKEN", TOKEN)
     simulator.stop()  # unreachable: worth trying again
     assert attempts() == 3
+
+
+def test_the_stock_assets_automation_is_labelled_for_what_it_does_not_eager():
+    for name in ("stock_locks", "stock_push"):
+        assets_def = defs.resolve_assets_def(name)
+        condition = assets_def.automation_conditions_by_key[assets_def.key]
+        assert condition.get_label() == "after any upstream update"

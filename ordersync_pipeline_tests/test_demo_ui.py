@@ -71,7 +71,7 @@ def test_demo_ui_runs_the_schedules_on_the_demos_order_book_and_alerts_on_a_stop
     log_path = tmp_path / "demo.log"
     log = log_path.open("w")
     demo = subprocess.Popen(
-        [BIN / "ordersync", "demo", "--steps", "1", "--orders", "5", "--ui", "--ui-port", str(port)],
+        [BIN / "ordersync", "demo", "--steps", "1", "--orders", "5", "--free-ports", "--ui", "--ui-port", str(port)],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.PIPE,
@@ -89,6 +89,7 @@ def test_demo_ui_runs_the_schedules_on_the_demos_order_book_and_alerts_on_a_stop
         _wait("a scheduled new sync that succeeded", lambda: runs(DagsterRunStatus.SUCCESS), demo, log_path)
         # It synced the demo's order book, with the simulators behind it: no other database exists.
         assert not (data / "ordersync.db").exists()
+        assert "127.0.0.1:8710" not in (data / "demo" / "marketplaces.yaml").read_text()  # free ports
         book = create_engine(f"sqlite:///{data / 'demo' / 'ordersync.db'}")
         with book.connect() as conn:
             assert conn.execute(select(func.count()).select_from(tables.orders)).scalar_one() > 0

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ordersync_pipeline import console
 from ordersync_pipeline.defs.alerts import UI_URL_ENV, WEBHOOK_ENV
@@ -128,6 +129,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _toggle_on_enter(simulator) -> None:
+    # Started again on the same port (it may have been given a free one), where the marketplace file points.
+    simulator.port = urlparse(simulator.url).port
     running = True
     for _line in sys.stdin:
         if running:
