@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="start the simulator, sync, move time on, sync again")
     demo.add_argument("--steps", type=_int_range(1, 50), default=3, help="times to move the simulator on (default: 3)")
     demo.add_argument("--orders", type=_int_range(0, 10_000), default=20, help="orders the simulator starts with")
+    demo.add_argument(
+        "--ui", action="store_true", help="then run the Dagster UI and daemon on the demo's data until Ctrl-C"
+    )
+    demo.add_argument("--ui-port", type=_int_range(1, 65535), default=3000, help="the UI's port (default: 3000)")
+    demo.add_argument("--free-ports", action="store_true", help="simulators on free ports instead of 8710 and 8720")
 
     stock = commands.add_parser("stock", help="stock: import, apply events, push, summary")
     stock_commands = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
@@ -150,7 +155,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from ordersync_pipeline.commands import demo
 
-        return demo.run(steps=args.steps, orders_at_start=args.orders)
+        return demo.run(
+            steps=args.steps, orders_at_start=args.orders, ui=args.ui, ui_port=args.ui_port, free_ports=args.free_ports
+        )
     if args.command == "db":
         from ordersync_pipeline import settings
         from ordersync_pipeline.db.engine import current_revision, make_engine, upgrade

@@ -1,22 +1,31 @@
-"""Runs the Dagster assets from the command line, recorded in the Dagster instance like UI runs."""
+"""Runs the Dagster jobs from the command line, recorded in the Dagster instance like UI runs.
+
+A command-line sync is a run of the ``sync_orders`` job for one partition, and a stock run one of
+``update_stock``: they show in the UI under their job, with their partition, on the timeline, and
+carry the partition tags the instance's run limits key on.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 
-from dagster import DagsterInstance, RunConfig, materialize
-from dagster._core.storage.defs_state.base import set_defs_state_storage
+from dagster import DagsterInstance, RunConfig
 
 from ordersync_pipeline import settings
-from ordersync_pipeline.defs.orders.assets import SyncConfig, marketplace_orders
+from ordersync_pipeline.defs.failures import failure_reason
+from ordersync_pipeline.defs.orders.assets import SyncConfig
 from ordersync_pipeline.defs.partitions import MARKETPLACE_PARTITIONS_NAME, orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.defs.stock.assets import stock_locks, stock_push
-from ordersync_pipeline.defs.stock.checks import STOCK_CHECKS, StockCheckSettings
+from ordersync_pipeline.defs.stock.checks import StockCheckReport, StockCheckSettings
+from ordersync_pipeline.defs.stock.jobs import stock_job_name
 from ordersync_pipeline.problems import SetupProblem, one_line
+from ordersync_pipeline.stock import ApplyReport, PushReport
 from ordersync_pipeline.sync.report import Progress, SyncReport
+
+LAUNCHED_BY_TAG = "ordersync/launched_by"
 
 
 class RunFailed(Exception):
@@ -34,10 +43,14 @@ def dagster_instance() -> DagsterInstance:
         ) from exc
 
 
+_open_instances = contextlib.ExitStack()
+
+
 @cache
 def _instance_at(home: str) -> DagsterInstance:
-    # One per process and home, kept for the process's life.
-    return DagsterInstance.from_config(home)
+    # One per process and home, kept open for the process's life: an instance is "the current
+    # one" (what Dagster's state-backed definitions look up) only while it is entered.
+    return _open_instances.enter_context(DagsterInstance.from_config(home))
 
 
 def _first_error(exc: Exception) -> str:
@@ -54,16 +67,20 @@ def ensure_marketplace_partitions(instance: DagsterInstance, codes: Sequence[str
 
 
 @dataclass
+class StockRun:
+    """What a stock run did: the locks applied, the listings pushed, the checks that failed."""
+
+    locks: dict
+    push: dict
+    failed_checks: list[tuple[str, str, list[str]]]
+
+
+@dataclass
 class Launcher:
     instance: DagsterInstance
     database: OrdersyncDatabase
     #: Dagster's own run log on the terminal (it is in the instance either way).
     verbose: bool = False
-
-    def _current(self):
-        # Dagster finds "the current instance's" state storage through a context variable, which
-        # an instance sets only inside its own ``with`` block; name this one for the run.
-        return set_defs_state_storage(self.instance.defs_state_storage)
 
     def _loggers(self) -> dict:
         return {"console": {"config": {"log_level": "DEBUG" if self.verbose else "CRITICAL"}}}
@@ -75,67 +92,49 @@ class Launcher:
         config: SyncConfig,
         progress: Callable[[Progress], None],
     ) -> SyncReport:
-        """Materialize one partition of ``marketplace_orders`` and return what it reported."""
-        with self._current():
-            result = materialize(
-                [marketplace_orders],
-                partition_key=orders_partition_key(marketplace_code, sync_type),
-                instance=self.instance,
-                resources={"database": self.database, "progress": progress},
-                run_config=RunConfig(ops={"marketplace_orders": config}, loggers=self._loggers()),
-                tags={"ordersync/launched_by": "cli"},
-                raise_on_error=False,
-            )
+        """Run ``sync_orders`` for one partition of ``marketplace_orders`` and return what it reported."""
+        from ordersync_pipeline.definitions import defs
+
+        reports: list[SyncReport] = []
+        result = defs.resolve_job_def("sync_orders").execute_in_process(
+            instance=self.instance,
+            partition_key=str(orders_partition_key(marketplace_code, sync_type)),
+            resources={"database": self.database, "progress": progress, "reports": reports.append},
+            run_config=RunConfig(ops={"marketplace_orders": config}, loggers=self._loggers()),
+            tags={LAUNCHED_BY_TAG: "cli"},
+            raise_on_error=False,
+        )
         if not result.success:
-            raise RunFailed(f"{marketplace_code} {sync_type}: {_failure_reason(result)}")
-        values = _metadata(result, "marketplace_orders")
-        return SyncReport(**{k: v for k, v in values.items() if k in SyncReport.__dataclass_fields__})
+            reason = failure_reason(result.all_events) or "the run failed"
+            raise RunFailed(f"{marketplace_code} {sync_type}: {reason}")
+        (report,) = reports
+        return report
 
     def stock(self, apply: bool = True, push: bool = True) -> StockRun:
-        """Apply pending events and/or push quantities, with the stock checks, in one run."""
-        selection = ([stock_locks, *STOCK_CHECKS] if apply else []) + ([stock_push] if push else [])
-        with self._current():
-            result = materialize(
-                selection,
-                instance=self.instance,
-                resources={"database": self.database, "stock_checks": StockCheckSettings()},
-                run_config=RunConfig(loggers=self._loggers()),
-                tags={"ordersync/launched_by": "cli"},
-                raise_on_error=False,
-            )
-        if not result.success:
-            raise RunFailed(f"stock: {_failure_reason(result)}")
-        evaluations = result.get_asset_check_evaluations()
-        failed = [(e.check_name, e.description or "", e.metadata["details"].value) for e in evaluations if not e.passed]
+        """Apply pending events and/or push quantities, with the stock checks, in one stock job's run.
+
+        A failed blocking check (the stock's own state) keeps the push from running: the run
+        then fails, and the checks that failed are the reason.
+        """
+        from ordersync_pipeline.definitions import defs
+
+        reports: list[object] = []
+        result = defs.resolve_job_def(stock_job_name(apply, push)).execute_in_process(
+            instance=self.instance,
+            resources={"database": self.database, "stock_checks": StockCheckSettings(), "reports": reports.append},
+            run_config=RunConfig(loggers=self._loggers()),
+            tags={LAUNCHED_BY_TAG: "cli"},
+            raise_on_error=False,
+        )
+        failed = [
+            (r.check_name, r.result.description, r.result.details)
+            for r in reports
+            if isinstance(r, StockCheckReport) and not r.result.passed
+        ]
+        if not result.success and not failed:
+            raise RunFailed(f"stock: {failure_reason(result.all_events) or 'the run failed'}")
         return StockRun(
-            locks=_metadata(result, "stock_locks") if apply else {},
-            push=_metadata(result, "stock_push") if push else {},
+            locks=next((asdict(r) for r in reports if isinstance(r, ApplyReport)), {}),
+            push=next((asdict(r) for r in reports if isinstance(r, PushReport)), {}),
             failed_checks=failed,
         )
-
-
-def _metadata(result, node: str) -> dict:
-    (materialization,) = result.asset_materializations_for_node(node)
-    return {key: value.value for key, value in materialization.metadata.items()}
-
-
-@dataclass
-class StockRun:
-    """What a stock run did: the locks applied, the listings pushed, the checks that failed."""
-
-    locks: dict[str, int]
-    push: dict[str, int]
-    failed_checks: list[tuple[str, str, list[str]]]
-
-
-def _failure_reason(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            user = event.step_failure_data.user_failure_data
-            if user is not None and user.description:
-                return user.description
-            while error.cause is not None and error.cls_name != "Failure":
-                error = error.cause
-            return error.message.strip().splitlines()[-1]
-    return "the run failed"

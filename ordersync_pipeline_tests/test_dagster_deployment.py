@@ -4,8 +4,8 @@
 One test walks it all, because starting the two servers is the slow part: a schedule ticks and its
 run succeeds; the incomplete-orders sensor sees an order without its label and its run fills it; a
 backfill of every partition of the marketplace, launched through the webserver's GraphQL API,
-completes; two runs of one partition launched at once never run side by side. Everything is read
-back from the instance, and everything started is stopped.
+completes in one tagged run per partition; two runs of one partition launched at once never run
+side by side. Everything is read back from the instance, and everything started is stopped.
 """
 
 from __future__ import annotations
@@ -188,6 +188,9 @@ def test_schedule_sensor_backfill_and_queue_on_a_real_daemon_and_webserver(deplo
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
     backfill_runs = _runs(instance, **{"dagster/backfill": backfill_id})
     assert backfill_runs and all(r.status == DagsterRunStatus.SUCCESS for r in backfill_runs)
+    # One run per partition, each tagged as the instance's run limits expect.
+    assert sorted(r.tags["dagster/partition"] for r in backfill_runs) == sorted(PARTITIONS)
+    assert {r.tags["dagster/partition/marketplace"] for r in backfill_runs} == {"backmarket-fr"}
 
     # 4. Two runs of one partition launched at once: the second waits until the first is done.
     tags = {

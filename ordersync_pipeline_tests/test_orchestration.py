@@ -201,6 +201,27 @@ def test_the_incomplete_sensor_asks_again_for_the_same_set_after_the_interval(in
     assert request.partition_key == "backmarket-fr|incomplete"
 
 
+def test_the_incomplete_sensor_asks_again_at_once_when_the_run_it_asked_for_failed(instance, database, monkeypatch):
+    _add_order(database, "backmarket-fr", "1")
+    first = _sense(instance, database)
+    (request,) = first.run_requests
+    # The run it asked for, as the daemon would launch it; the marketplace cannot be reached.
+    monkeypatch.setenv("T1", "token")
+    instance.add_dynamic_partitions("marketplace", ["backmarket-fr"])
+    failed = defs.resolve_job_def("sync_orders").execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        run_config={"ops": {"marketplace_orders": {"config": {"retries": 0}}}},
+        resources={"database": database},
+        tags={"dagster/sensor_name": "incomplete_orders_sensor"},
+        raise_on_error=False,
+    )
+    assert not failed.success
+
+    (again,) = _sense(instance, database, cursor=first.cursor).run_requests
+    assert again.partition_key == "backmarket-fr|incomplete"
+
+
 def test_a_deactivated_marketplace_gets_no_schedule_run(instance, database):
     with database.engine().begin() as conn:
         conn.execute(update(tables.marketplaces).where(tables.marketplaces.c.code == "nocare-de").values(active=False))

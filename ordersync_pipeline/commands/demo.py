@@ -1,11 +1,14 @@
-"""``ordersync demo``: the simulator, a sync, time moved on, another sync, and what happened."""
+"""``ordersync demo``: the simulator, a sync, time moved on, another sync, and what happened;
+with ``--ui``, then the Dagster UI and daemon on the same order book, the simulators still running."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from urllib.parse import urlparse
 
+import yaml
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -20,17 +23,18 @@ from ordersync_pipeline.simulator import DEMO_TOKENS, SIMULATORS
 from ordersync_pipeline.stock import seed_stock
 
 
-def run(steps: int = 3, orders_at_start: int = 20) -> int:
+def run(
+    steps: int = 3, orders_at_start: int = 20, ui: bool = False, ui_port: int = 3000, free_ports: bool = False
+) -> int:
     entries = [e for e in load_config(settings.DEFAULT_CONFIG) if e.active]
     demo_dir = settings.data_dir() / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)  # each demo starts from a new order book
     demo_dir.mkdir(parents=True)
-    database = OrdersyncDatabase(url=f"sqlite:///{demo_dir / 'ordersync.db'}", config_path=str(settings.DEFAULT_CONFIG))
     simulators = []
     try:
         for entry in entries:
             token = os.environ.setdefault(entry.token_env, DEMO_TOKENS[entry.kind])
-            port = urlparse(entry.base_url).port
+            port = 0 if free_ports else urlparse(entry.base_url).port
             # One seed for all: every simulator lists the same catalogue, sold from one stock.
             simulator = SIMULATORS[entry.kind](tokens={token}, seed=7, orders=orders_at_start, port=port)
             try:
@@ -40,6 +44,9 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
                     f"the {entry.kind} simulator cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
                     "is another demo or simulator running?"
                 ) from None
+        # The demo's own marketplace file: the packaged one, at the addresses the simulators got.
+        config_path = _write_config(demo_dir, {e.code: s.url for e, s in zip(entries, simulators, strict=True)})
+        database = OrdersyncDatabase(url=f"sqlite:///{demo_dir / 'ordersync.db'}", config_path=str(config_path))
         console.console.print(
             f"Simulator{'s' if len(simulators) > 1 else ''} at {', '.join(s.url for s in simulators)}"
         )
@@ -60,14 +67,28 @@ def run(steps: int = 3, orders_at_start: int = 20) -> int:
             return 1
         _print_order_book(database)
         stock.summary(database)
+        if ui:
+            from ordersync_pipeline.commands import demo_ui
+
+            return demo_ui.serve(database.url, config_path, simulators, ui_port)
         console.console.print(
-            "\nThe runs are in the Dagster instance at "
-            f"{os.environ['DAGSTER_HOME']}: `DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev` shows them."
+            f"\nThe runs are in the Dagster instance at {os.environ['DAGSTER_HOME']}. "
+            "`ordersync demo --ui` runs the demo again and then opens the Dagster UI on its order book,"
+            " with the simulators, schedules and sensors live."
         )
         return 0
     finally:
         for simulator in simulators:
             simulator.stop()
+
+
+def _write_config(demo_dir: Path, urls: dict[str, str]) -> Path:
+    config = yaml.safe_load(settings.DEFAULT_CONFIG.read_text())
+    for entry in config["marketplaces"]:
+        entry["base_url"] = urls.get(entry["code"], entry["base_url"])
+    path = demo_dir / "marketplaces.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def _sync_and_push(database: OrdersyncDatabase) -> None:

@@ -1,6 +1,1 @@
-import warnings
-
-from dagster import BetaWarning
-
-# Single-run backfills are a deliberate choice here (see defs/orders/assets.py).
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+"""Dagster wiring: partitions, resources, the order and stock assets, their checks, jobs, schedules, sensors."""

@@ -1,4 +1,4 @@
-"""Resources: the ordersync database, and a progress callback the command line can replace."""
+"""Resources: the ordersync database, and callbacks the command line replaces: progress, and reports."""
 
 from __future__ import annotations
 
@@ -46,3 +46,11 @@ def apply_config(engine: Engine, path: str, _mtime_ns: int) -> None:
 
 def log_progress(_progress: Progress) -> None:
     """The default progress callback: Dagster's own logs already show each run."""
+
+
+def discard_report(_report: object) -> None:
+    """The default receiver of what each step did (sync reports, stock reports, check results).
+
+    The command line, which runs in the same process, collects them to print; in Dagster's own
+    runs the materializations and check evaluations already record them.
+    """

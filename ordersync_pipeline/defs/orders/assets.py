@@ -1,14 +1,17 @@
 """The order book, one materialization per marketplace and sync type."""
 
+import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
+    AssetMaterialization,
     Config,
     Failure,
-    MaterializeResult,
+    FreshnessPolicy,
+    MetadataValue,
     MultiPartitionKey,
     ResourceParam,
     RetryRequested,
@@ -16,6 +19,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from ordersync_pipeline.defs.markdown import markdown_table
 from ordersync_pipeline.defs.partitions import orders_partitions
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES, AuthenticationError, MarketplaceError
@@ -23,14 +27,24 @@ from ordersync_pipeline.marketplaces.registry import adapter_for, find_marketpla
 from ordersync_pipeline.sync.report import Progress, SyncReport
 from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
 
+# The retry defaults of runs that give none (schedules, sensors, the UI); the demo's UI sets them
+# lower, so that a stopped simulator shows as a failed sync within the minute.
+DEFAULT_RETRIES = int(os.environ.get("ORDERSYNC_SYNC_RETRIES", "3"))
+DEFAULT_RETRY_WAIT_SECONDS = float(os.environ.get("ORDERSYNC_SYNC_RETRY_WAIT_SECONDS", "30"))
+
 
 class SyncConfig(Config):
     page_size: int = Field(default=50, ge=1, le=100, description="Orders asked per page")
     days_back: int = Field(default=2, ge=1, description="How far back the incomplete sync looks, in days")
     retries: int = Field(
-        default=3, ge=0, le=10, description="Tries again after a passing failure (never after refused credentials)"
+        default=DEFAULT_RETRIES,
+        ge=0,
+        le=10,
+        description="Tries again after a passing failure (never after refused credentials)",
     )
-    retry_wait_seconds: float = Field(default=30.0, ge=0, description="Wait before the first retry; doubles each time")
+    retry_wait_seconds: float = Field(
+        default=DEFAULT_RETRY_WAIT_SECONDS, ge=0, description="Wait before the first retry; doubles each time"
+    )
 
 
 def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
@@ -45,8 +59,14 @@ def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
 
 @asset(
     partitions_def=orders_partitions,
-    # A backfill of many partitions may run as one run; each partition is still synced on its own.
-    backfill_policy=BackfillPolicy.single_run(),
+    # No single-run backfill policy: a backfill is one run per partition, so that each carries the
+    # partition tags the instance's run limits key on. A run of several partitions of one
+    # marketplace (``sync_all``) still syncs each on its own and records each with its own figures.
+    # A partition is materialized only by a sync that ran: a type the marketplace does not have
+    # (Refurbed's care) is left unmaterialized, and so is every partition after a failed one.
+    output_required=False,
+    # The new sync runs every 5 minutes: no partition synced for 15 is a failure of the asset.
+    freshness_policy=FreshnessPolicy.time_window(fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10)),
     group_name="orders",
     kinds={"python", "sql"},
     description="Orders and their items, synced from one marketplace by one sync type; writes order events.",
@@ -56,22 +76,24 @@ def marketplace_orders(
     config: SyncConfig,
     database: OrdersyncDatabase,
     progress: ResourceParam[Callable[[Progress], None]],
-) -> MaterializeResult:
+    reports: ResourceParam[Callable[[object], None]],
+) -> Iterator[AssetMaterialization]:
     engine = database.engine()
     options = SyncOptions(page_size=config.page_size, days_back=config.days_back)
-    reports = []
     for key in _in_sync_order(context.partition_keys):
         code, sync_type = key.keys_by_dimension["marketplace"], key.keys_by_dimension["sync_type"]
         try:
             report = _sync_partition(engine, code, sync_type, options, progress)
         except MarketplaceError as exc:
             raise _retry_or_fail(context, config, exc) from None
+        reports(report)
         if not report.supported:
-            context.log.info(f"{code} does not support {sync_type} sync: nothing to do")
+            context.log.info(f"{code} does not support {sync_type} sync: nothing to do, nothing materialized")
+            continue
         for sample in report.error_samples:
             context.log.warning(f"{code} {sync_type}: {sample}")
-        reports.append(report)
-    return MaterializeResult(metadata=_metadata(reports))
+        # Each partition its own event with its own figures, however many partitions the run has.
+        yield AssetMaterialization(asset_key=context.asset_key, partition=str(key), metadata=sync_metadata(report))
 
 
 def _sync_partition(engine, code: str, sync_type: str, options: SyncOptions, progress) -> SyncReport:
@@ -95,11 +117,16 @@ def _retry_or_fail(context: AssetExecutionContext, config: SyncConfig, exc: Mark
     return Failure(description=str(exc))
 
 
-def _metadata(reports: list[SyncReport]) -> dict:
-    if len(reports) == 1:
-        return reports[0].as_metadata()
-    totals = {
-        name: sum(getattr(r, name) for r in reports)
-        for name in ("pages", "fetched", "created", "updated", "unchanged", "failed", "events", "accepted")
-    }
-    return totals | {"partitions": [r.as_metadata() for r in reports]}
+COUNTS = ("pages", "fetched", "created", "updated", "unchanged", "failed", "events", "accepted")
+
+
+def sync_metadata(report: SyncReport) -> dict:
+    """One sync's figures as the UI shows them: counts that plot, the cursor as a time, errors as a table."""
+    metadata: dict = {name: getattr(report, name) for name in COUNTS}
+    if report.cursor:
+        metadata["cursor"] = MetadataValue.timestamp(datetime.fromisoformat(report.cursor))
+    if report.error_samples:
+        metadata["error_samples"] = MetadataValue.md(
+            markdown_table(["order error"], [[sample] for sample in report.error_samples])
+        )
+    return metadata

@@ -1,7 +1,8 @@
-"""How stale each marketplace's order book may get, per sync type, as an asset check.
+"""Checks on the order book: each marketplace and type synced recently, and no order left unparsed.
 
 Freshness is per partition here: one marketplace that stopped syncing must show, even while the
-others keep the asset as a whole fresh.
+others keep the asset as a whole fresh (that is what the asset's own freshness policy sees). The
+check runs on its own schedule, never inside a sync run, so a failed sync cannot hide it.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -13,16 +14,19 @@ from dagster import (
     AssetRecordsFilter,
     AssetSelection,
     DefaultScheduleStatus,
+    MetadataValue,
     ScheduleDefinition,
     asset_check,
     define_asset_job,
 )
 
+from ordersync_pipeline.defs.markdown import markdown_table
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.orders.marketplaces import active_marketplaces
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import SyncType
+from ordersync_pipeline.sync.queries import unresolved_sync_errors
 
 # Twice each schedule's interval, plus a little: one missed tick is fine, two are not.
 MAX_AGE = {
@@ -31,6 +35,7 @@ MAX_AGE = {
     SyncType.CARE: timedelta(hours=2, minutes=15),
     SyncType.INCOMPLETE: timedelta(hours=1, minutes=15),
 }
+SHOWN = 50
 
 
 @asset_check(
@@ -50,22 +55,73 @@ def orders_synced_recently(context: AssetCheckExecutionContext, database: Orders
             ).records
             last = datetime.fromtimestamp(records[0].timestamp, UTC) if records else None
             if last is None or now - last > max_age:
-                when = f"last synced {last:%Y-%m-%d %H:%M} UTC" if last else "never synced"
-                stale.append(f"{key}: {when} (allowed {max_age})")
+                stale.append(
+                    (marketplace.code, str(sync_type), f"{last:%Y-%m-%d %H:%M} UTC" if last else "never", max_age)
+                )
+    metadata = {"stale_partitions": len(stale)}
+    if stale:
+        metadata["stale"] = MetadataValue.md(
+            markdown_table(["marketplace", "sync type", "last synced", "allowed age"], stale)
+        )
     return AssetCheckResult(
         passed=not stale,
         severity=AssetCheckSeverity.WARN,
-        description=f"{len(stale)} partition(s) stale" if stale else "every marketplace is fresh",
-        metadata={"stale": stale},
+        description=(
+            f"{len(stale)} stale: " + ", ".join(f"{code}|{sync_type}" for code, sync_type, _, _ in stale)
+            if stale
+            else "every marketplace is fresh"
+        ),
+        metadata=metadata,
     )
 
 
-order_freshness_job = define_asset_job("check_order_freshness", selection=AssetSelection.checks(orders_synced_recently))
+@asset_check(
+    asset=marketplace_orders,
+    description="No order waits in sync_errors: each one a marketplace sent that could not be read.",
+)
+def no_unresolved_sync_errors(database: OrdersyncDatabase) -> AssetCheckResult:
+    # A warning: the rest of the book is right, and the next good sync of the order clears it.
+    with database.engine().connect() as conn:
+        total, rows = unresolved_sync_errors(conn, limit=SHOWN)
+    metadata: dict = {"unresolved": total}
+    if rows:
+        metadata["oldest_unresolved_at"] = MetadataValue.timestamp(rows[0].created_at.replace(tzinfo=UTC))
+        metadata["errors"] = MetadataValue.md(
+            markdown_table(
+                ["marketplace", "sync type", "order", "error", "since"],
+                [
+                    [r.marketplace, r.sync_type, r.reference or "(page)", r.error, f"{r.created_at:%Y-%m-%d %H:%M} UTC"]
+                    for r in rows
+                ],
+                total,
+            )
+        )
+    orders = sorted({f"{r.marketplace} {r.reference}" for r in rows if r.reference})
+    return AssetCheckResult(
+        passed=total == 0,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"{total} record(s) could not be read" + (f": orders {', '.join(orders)}" if orders else "")
+            if total
+            else "every order the marketplaces sent was read"
+        ),
+        metadata=metadata,
+    )
 
-order_freshness_schedule = ScheduleDefinition(
-    name="order_freshness_schedule",
-    job=order_freshness_job,
-    cron_schedule="*/15 * * * *",
+
+ORDER_CHECKS = [orders_synced_recently, no_unresolved_sync_errors]
+
+# The order book watched on its own: a failed sync cannot keep these checks from running.
+watch_orders_job = define_asset_job(
+    "watch_orders",
+    selection=AssetSelection.checks(*ORDER_CHECKS),
+    description="Run the order book's checks: freshness per marketplace and type, unresolved sync errors.",
+)
+
+watch_orders_schedule = ScheduleDefinition(
+    name="watch_orders_schedule",
+    job=watch_orders_job,
+    cron_schedule="*/5 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
 )

@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import (
     ConfigurableResource,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -58,8 +61,20 @@ def _fingerprint(references: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(references)).encode()).hexdigest()[:16]
 
 
+SENSOR_NAME = "incomplete_orders_sensor"
+UNSUCCESSFUL = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+def _last_request_failed(instance: DagsterInstance, partition_key: str) -> bool:
+    """Whether the last run this sensor asked for in the partition failed: then waiting is pointless."""
+    runs = instance.get_runs(
+        RunsFilter(tags={"dagster/sensor_name": SENSOR_NAME, "dagster/partition": partition_key}), limit=1
+    )
+    return bool(runs) and runs[0].status in UNSUCCESSFUL
+
+
 @sensor(
-    name="incomplete_orders_sensor",
+    name=SENSOR_NAME,
     job=sync_orders_job,
     # ORDERSYNC_INCOMPLETE_SENSOR_SECONDS tunes how often the database is looked at.
     minimum_interval_seconds=int(os.environ.get("ORDERSYNC_INCOMPLETE_SENSOR_SECONDS", "120")),
@@ -84,18 +99,22 @@ def incomplete_orders_sensor(
             cursor.pop(marketplace.code, None)
             continue
         fingerprint = _fingerprint([r.reference for r in rows])
+        partition_key = orders_partition_key(marketplace.code, SyncType.INCOMPLETE)
         last = cursor.get(marketplace.code)
+        again = ""
         if last and last["fingerprint"] == fingerprint:
             asked = datetime.fromisoformat(last["requested_at"])
-            if now - asked < timedelta(minutes=settings.repeat_after_minutes):
+            if _last_request_failed(context.instance, str(partition_key)):
+                again = " again: the last one failed"
+            elif now - asked < timedelta(minutes=settings.repeat_after_minutes):
                 notes.append(f"{marketplace.code}: {len(rows)} incomplete order(s), asked for at {asked:%H:%M} UTC")
                 continue
         cursor[marketplace.code] = {"fingerprint": fingerprint, "requested_at": now.isoformat()}
-        notes.append(f"{marketplace.code}: {len(rows)} incomplete order(s), sync requested")
+        notes.append(f"{marketplace.code}: {len(rows)} incomplete order(s), sync requested{again}")
         requests.append(
             RunRequest(
                 run_key=f"{marketplace.code}|incomplete|{fingerprint}|{now:%Y%m%dT%H%M%S}",
-                partition_key=orders_partition_key(marketplace.code, SyncType.INCOMPLETE),
+                partition_key=partition_key,
                 run_config={"ops": {"marketplace_orders": {"config": {"days_back": settings.days_back}}}},
                 tags={"ordersync/incomplete_orders": str(len(rows))},
             )

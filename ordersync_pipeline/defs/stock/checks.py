@@ -1,10 +1,24 @@
-"""Asset checks on the stock: each names the SKUs, items or orders that break an invariant."""
+"""Asset checks on the stock: each names the SKUs, items or orders that break an invariant.
 
-from datetime import timedelta
+The three checks of the stock's own state are blocking: when one fails in a run that also pushes,
+the push does not run, so a broken stock is never sent to the marketplaces.
+"""
 
-from dagster import AssetCheckResult, AssetCheckSeverity, ConfigurableResource, asset_check
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    ConfigurableResource,
+    MetadataValue,
+    ResourceParam,
+    asset_check,
+)
 from pydantic import Field
 
+from ordersync_pipeline.defs.markdown import markdown_table
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.stock.assets import stock_locks
 from ordersync_pipeline.stock import (
@@ -16,45 +30,80 @@ from ordersync_pipeline.stock import (
     check_no_stale_events,
     check_stock_not_negative,
 )
+from ordersync_pipeline.sync.queries import pending_events
+
+Reports = ResourceParam[Callable[[object], None]]
 
 
 class StockCheckSettings(ConfigurableResource):
     max_event_age_minutes: int = Field(default=30, ge=1, description="Oldest a pending order event may get")
 
 
-def _result(check: CheckResult, severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
-    return AssetCheckResult(
-        passed=check.passed,
-        severity=severity,
-        description=check.description,
-        metadata={"offenders": check.count, "details": check.details},
-    )
+@dataclass(frozen=True)
+class StockCheckReport:
+    """A stock check's result under its check's name, for the command line."""
+
+    check_name: str
+    result: CheckResult
 
 
-@asset_check(asset=stock_locks, description="No SKU has negative on hand or available stock.")
-def stock_not_negative(database: OrdersyncDatabase) -> AssetCheckResult:
-    return _result(check_stock_not_negative(database.engine()))
+def _result(
+    name: str,
+    check: CheckResult,
+    reports: Callable[[object], None],
+    severity=AssetCheckSeverity.ERROR,
+    **metadata,
+) -> AssetCheckResult:
+    reports(StockCheckReport(name, check))
+    metadata["offenders"] = check.count
+    if check.details:
+        metadata["details"] = MetadataValue.md(markdown_table(["what"], [[d] for d in check.details], check.count))
+    return AssetCheckResult(passed=check.passed, severity=severity, description=check.description, metadata=metadata)
 
 
-@asset_check(asset=stock_locks, description="Each applied item's lock state matches its status.")
-def locks_match_item_status(database: OrdersyncDatabase) -> AssetCheckResult:
-    return _result(check_locks_match_status(database.engine()))
+@asset_check(asset=stock_locks, blocking=True, description="No SKU has negative on hand or available stock.")
+def stock_not_negative(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
+    return _result("stock_not_negative", check_stock_not_negative(database.engine()), reports)
 
 
-@asset_check(asset=stock_locks, description="Each listing's locked quantity equals its marketplace's locked locks.")
-def locked_quantity_matches_locks(database: OrdersyncDatabase) -> AssetCheckResult:
-    return _result(check_locked_quantity(database.engine()))
+@asset_check(asset=stock_locks, blocking=True, description="Each applied item's lock state matches its status.")
+def locks_match_item_status(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
+    return _result("locks_match_item_status", check_locks_match_status(database.engine()), reports)
 
 
-@asset_check(asset=stock_locks, description="No order event waits unapplied longer than allowed.")
-def no_stale_order_events(database: OrdersyncDatabase, stock_checks: StockCheckSettings) -> AssetCheckResult:
-    return _result(check_no_stale_events(database.engine(), timedelta(minutes=stock_checks.max_event_age_minutes)))
+@asset_check(
+    asset=stock_locks,
+    blocking=True,
+    description="Each listing's locked quantity equals its marketplace's locked locks.",
+)
+def locked_quantity_matches_locks(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
+    return _result("locked_quantity_matches_locks", check_locked_quantity(database.engine()), reports)
+
+
+@asset_check(
+    asset=stock_locks, description="No order event waits unapplied longer than allowed; shows the oldest one's age."
+)
+def no_stale_order_events(
+    database: OrdersyncDatabase, stock_checks: StockCheckSettings, reports: Reports
+) -> AssetCheckResult:
+    engine = database.engine()
+    with engine.connect() as conn:
+        waiting = pending_events(conn)
+    metadata: dict = {"pending_events": waiting.count}
+    age = waiting.oldest_age()
+    if age is not None:
+        metadata["oldest_pending_age_minutes"] = round(age.total_seconds() / 60, 1)
+        metadata["oldest_pending_since"] = MetadataValue.timestamp(waiting.oldest_created_at.replace(tzinfo=UTC))
+    else:
+        metadata["oldest_pending_age_minutes"] = 0.0
+    check = check_no_stale_events(engine, timedelta(minutes=stock_checks.max_event_age_minutes))
+    return _result("no_stale_order_events", check, reports, **metadata)
 
 
 @asset_check(asset=stock_locks, description="No oversell: no order item holds a short lock.")
-def no_oversell(database: OrdersyncDatabase) -> AssetCheckResult:
+def no_oversell(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
     # A warning, not an error: the orders are real and kept; someone has to source a unit.
-    return _result(check_no_short_locks(database.engine()), AssetCheckSeverity.WARN)
+    return _result("no_oversell", check_no_short_locks(database.engine()), reports, AssetCheckSeverity.WARN)
 
 
 @asset_check(asset=stock_locks, description="Every open order item has a SKU, so that its unit can be locked.")

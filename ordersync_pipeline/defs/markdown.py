@@ -1,0 +1,20 @@
+"""Lists shown in the Dagster UI as markdown tables."""
+
+from collections.abc import Sequence
+
+
+def _cell(value: object) -> str:
+    # A pipe would end the cell and a line break the row.
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]], total: int | None = None) -> str:
+    """A table; with ``total`` larger than the rows shown, a last line says how many are left out."""
+    lines = [
+        "| " + " | ".join(_cell(h) for h in headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows),
+    ]
+    if total is not None and total > len(rows):
+        lines.append(f"\n{total - len(rows)} more not shown.")
+    return "\n".join(lines)
