@@ -107,9 +107,9 @@ def no_oversell(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResu
 
 
 @asset_check(asset=stock_locks, description="Every open order item has a SKU, so that its unit can be locked.")
-def items_without_sku(database: OrdersyncDatabase) -> AssetCheckResult:
+def items_without_sku(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
     # A warning: the order is kept and synced; a person has to hold its unit by hand.
-    return _result(check_items_without_sku(database.engine()), AssetCheckSeverity.WARN)
+    return _result("items_without_sku", check_items_without_sku(database.engine()), reports, AssetCheckSeverity.WARN)
 
 
 STOCK_CHECKS = [
