@@ -104,17 +104,25 @@ class Faults:
             raise error
         return headers, fault
 
-    def between_pages(self, world: Any, target: str) -> None:
-        """After a listing page with more to come: maybe change one order before the next page."""
+    def between_pages(self, world: Any, target: str, served: list[int] | None = None) -> None:
+        """After a listing page with more to come: maybe change one order before the next page.
+
+        The order is one of the page just ``served`` when one of them can move on (in a listing
+        paged by offset, the orders after it would move), else any order of the account."""
         if not self.chaos.change_now(target):
             return
         with world.lock:
-            movable = [
-                (order_id, item.id)
-                for order_id in world._ids
-                for item in world._orders[order_id].items[:1]
-                if item.state in _NEXT_STATE
-            ]
+            movable: list[tuple[int, int]] = []
+            for candidates in (served or [], world._ids):
+                movable = [
+                    (order_id, item.id)
+                    for order_id in candidates
+                    if order_id in world._orders
+                    for item in world._orders[order_id].items[:1]
+                    if item.state in _NEXT_STATE
+                ]
+                if movable:
+                    break
             picked = self.chaos.pick(movable)
             if picked is not None:
                 item = world._items[picked[1]]
