@@ -66,6 +66,8 @@ class PacedRetry(Retry):
         return retry
 
     def sleep(self, response: Any = None) -> None:
+        if self.pacer is not None and response is not None and response.status == 429:
+            self.pacer.refused()
         super().sleep(response)
         if self.pacer is not None:
             self.pacer.wait()
@@ -219,6 +221,8 @@ class BackMarketClient:
             raise MarketplaceError(self._clean(f"{self.code}: cannot reach Back Market for {where}: {exc}")) from None
         where = self._where(method, answer.url)
         log.debug("%s: %s -> HTTP %s", self.code, where, answer.status)
+        if answer.status == 429:  # one not retried (a write sent once, or the retries spent)
+            self.pacer.refused()
         if answer.status in (401, 403):
             raise AuthenticationError(
                 self._clean(

@@ -34,7 +34,8 @@ class Faults:
     latency: float = 0.0
     #: (requests, seconds): more than that many requests in the sliding window answer 429
     rate_limit: tuple[int, float] | None = None
-    #: once limited, every request answers 429 for this long (Cloudflare blocks for about 10 s)
+    #: once limited (over ``rate_limit``, or by a 429 burst of chaos), every request answers 429
+    #: for this long (Cloudflare blocks for about 10 s)
     block_seconds: float = 0.0
     fail_next: int = 0
     #: the order of ``/ws/orders`` results (one of ``ORDERINGS``)
@@ -99,6 +100,10 @@ class Faults:
                 raise _unavailable()
         fault = self.chaos.decide(target or path)
         if fault == "burst":
+            with self._lock:
+                self.limited += 1
+                if self.block_seconds > 0:
+                    self._blocked_until = time.monotonic() + self.block_seconds
             raise _too_many()
         if fault == "error":
             raise _unavailable()
@@ -129,14 +134,14 @@ class Faults:
                 self.chaos.changed()
 
     def _rate_limit(self) -> None:
-        if self.rate_limit is None:
-            return
-        limit, window = self.rate_limit
         now = time.monotonic()
         with self._lock:
             if now < self._blocked_until:
                 self.limited += 1
                 raise _too_many()
+            if self.rate_limit is None:
+                return
+            limit, window = self.rate_limit
             hits = self._hits
             while hits and hits[0] <= now - window:
                 hits.popleft()
