@@ -215,8 +215,7 @@ def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
     accepted_orders: list[Order] = []
     accepted_refs: dict[str, set[str]] = {}
     errors: list[RecordError] = []
-    for order, items in waiting:
-        results = ctx.adapter.accept_items(order, items)
+    for (order, _), results in zip(waiting, ctx.adapter.accept_orders(waiting), strict=True):
         ok = {r.item_reference for r in results if r.ok}
         errors.extend(
             RecordError(order.reference, f"item {r.item_reference} not accepted: {r.error}", raw=None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ class Faults:
     fail_next: int = 0
     #: requests answered 429 since the start
     limited: int = 0
+    #: API requests that reached the server, by path
+    requests: Counter = field(default_factory=Counter)
     chaos: Chaos = field(default_factory=Chaos)
     _window_start: float = field(default=0.0, repr=False)
     _count: int = field(default=0, repr=False)
@@ -71,6 +74,8 @@ class Faults:
 
         The raised error carries the headers too (``exc.headers``): a 429 says when to come back.
         """
+        with self._lock:
+            self.requests[target] += 1
         if self.latency > 0:
             time.sleep(self.latency)
         limit, window = self.rate_limit or UNLIMITED
