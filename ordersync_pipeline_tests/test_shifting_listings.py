@@ -75,7 +75,7 @@ def test_a_first_modified_sync_loses_no_order_to_orders_changing_mid_listing(his
     before = _listed(history.world)
     history.faults.configure(order_by=order_by, seed=5, change_rate=0.3)
 
-    report = market.sync("modified", page_size=10)
+    report = market.sync("modified", page_size=10, batch_orders=50)
 
     assert history.faults.chaos.injected["change"] > 3
     assert set(_stored(engine)) == before  # nothing arrived meanwhile: every order, no other
@@ -97,7 +97,7 @@ def test_a_new_sync_loses_no_paid_order_to_orders_leaving_the_listing_mid_listin
         paid = {str(world.create_order(lines=[PHONE], state=PAID, take_stock=False)) for _ in range(150)}
         simulator.faults.configure(order_by=order_by, seed=9, change_rate=0.4)
 
-        report = market.sync("new", page_size=10)
+        report = market.sync("new", page_size=10, batch_orders=20)  # a re-read order lands in another batch
 
         assert simulator.faults.chaos.injected["change"] > 3
         assert set(_stored(engine)) == paid
