@@ -18,7 +18,7 @@ CHECKS = (checks.check_stock_not_negative, checks.check_locks_match_status, chec
 
 
 def invariant_violations(engine: Engine, sims: dict[str, Any]) -> list[str]:
-    found = _duplicates(engine) + _events(engine) + _transitions(engine)
+    found = _duplicates(engine) + _events(engine) + transition_violations(engine)
     for check in CHECKS:
         result = check(engine)
         found += [f"{result.name}: {detail}" for detail in result.details]
@@ -70,7 +70,7 @@ def _events(engine: Engine) -> list[str]:
     return found
 
 
-def _transitions(engine: Engine) -> list[str]:
+def transition_violations(engine: Engine) -> list[str]:
     """Exactly one OrderStatusChanged per real transition: each order's events, in the order
     they were written, make one chain from its OrderCreated to the statuses stored, each change
     starting where the one before ended, and no state (the order's status and its items') is
