@@ -66,8 +66,8 @@ def envelope_count(body: dict[str, Any]) -> int | None:
 
 @dataclass
 class Tally:
-    """What the readings of a listing received: its distinct records, and its counts in the order
-    the answers came.
+    """What the readings of a listing received: its distinct records, the count its latest answer
+    gave, and whether a count ever fell below the one before it.
 
     A listing whose records only join it (the modified listing: a modification never takes an
     order out of "modified since") is whole when the distinct records received are as many as it
