@@ -4,7 +4,8 @@
 
 The Back Market and Refurbed simulators run in child processes (``python -m
 ordersync_pipeline.simulator``). Each iteration moves their clocks on, gives each a random set of
-faults through ``/_sim/faults``, and runs one sync (random marketplace and type) with the stock
+faults through ``/_sim/faults`` (Back Market's listing ordered by id or by modification date, with
+orders changing between its pages among them), and runs one sync (random marketplace and type) with the stock
 applied and pushed after it in a child process (``benchmarks.chaos_worker``), which is killed
 with SIGKILL at a random moment now and then. Then the faults are turned off, every sync type,
 the stock apply and the push run to completion, and the database is checked. The last line
@@ -48,6 +49,7 @@ SETTINGS = {
     "rate_limit": None,
     "rate_limit_file": None,
     "rate_limit_max_wait": 1.5,
+    "rate_limit_pause": 0.2,
 }
 #: the knobs each iteration draws from, and the highest rate it may give them
 RATES = {
@@ -60,6 +62,8 @@ RATES = {
     "change_rate": 0.5,
 }
 OFF = dict.fromkeys(RATES, 0.0) | {"rules": []}
+#: the orders Back Market's listing may come in (its document does not say which it uses)
+ORDERINGS = ("id", "date_modification")
 ORDERS = 30
 
 
@@ -168,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             seed_stock(engine, args.seed)
             url = engine.url.render_as_string(hide_password=False)
             for n in range(args.syncs):
-                for sim in sims.values():
+                for kind, sim in sims.items():
                     sim.control("POST", "advance", {"minutes": rng.randint(5, 120), "steps": 2})
-                    sim.control("POST", "faults", random_faults(rng))
+                    ordering = {"order_by": rng.choice(ORDERINGS)} if kind == "backmarket" else {}
+                    sim.control("POST", "faults", random_faults(rng) | ordering)
                 kind = rng.choice(sorted(sims))
                 sync_type = rng.choice(SYNC_TYPES[kind])
                 kill_after = rng.uniform(0.0, 1.5) if rng.random() < args.kill_rate else None

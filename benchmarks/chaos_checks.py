@@ -18,7 +18,7 @@ CHECKS = (checks.check_stock_not_negative, checks.check_locks_match_status, chec
 
 
 def invariant_violations(engine: Engine, sims: dict[str, Any]) -> list[str]:
-    found = _duplicates(engine) + _events(engine)
+    found = _duplicates(engine) + _events(engine) + transition_violations(engine)
     for check in CHECKS:
         result = check(engine)
         found += [f"{result.name}: {detail}" for detail in result.details]
@@ -67,6 +67,42 @@ def _events(engine: Engine) -> list[str]:
     found += [f"event key {r.event_key} written twice" for r in keys]
     if pending:
         found.append(f"{pending} event(s) still unapplied after the clean run")
+    return found
+
+
+def transition_violations(engine: Engine) -> list[str]:
+    """Exactly one OrderStatusChanged per real transition: each order's events, in the order
+    they were written, make one chain from its OrderCreated to the statuses stored, each change
+    starting where the one before ended, and no state (the order's status and its items') is
+    reached twice: statuses only move on, so a state met again is a transition recorded twice
+    or an older version of the order written over a newer one."""
+    with engine.connect() as conn:
+        stored: dict[int, tuple] = {}
+        for row in conn.execute(select(orders.c.id, orders.c.reference, orders.c.status)):
+            stored[row.id] = (row.reference, row.status, {})
+        for row in conn.execute(select(order_items.c.order_id, order_items.c.reference, order_items.c.status)):
+            stored[row.order_id][2][row.reference] = row.status
+        history = conn.execute(
+            select(order_events.c.order_id, order_events.c.type, order_events.c.from_status)
+            .add_columns(order_events.c.to_status, order_events.c.payload)
+            .order_by(order_events.c.order_id, order_events.c.id)
+        ).all()
+    found: list[str] = []
+    chains: dict[int, list] = {}
+    for event in history:
+        chains.setdefault(event.order_id, []).append(event)
+    for order_id, events in chains.items():
+        reference, status, items = stored.get(order_id, ("?", None, {}))
+        states: list[tuple] = []
+        for n, event in enumerate(events):
+            state = (event.to_status, tuple(sorted((i["reference"], i["status"]) for i in event.payload["items"])))
+            if n and event.from_status != states[-1][0]:
+                found.append(f"order {reference}: a change from {event.from_status} follows one to {states[-1][0]}")
+            if state in states:
+                found.append(f"order {reference}: state {state} reached twice ({event.type})")
+            states.append(state)
+        if states and states[-1] != (status, tuple(sorted(items.items()))):
+            found.append(f"order {reference}: its last event ends at {states[-1]}, it is stored as {status} {items}")
     return found
 
 

@@ -16,7 +16,7 @@ from ordersync_pipeline_tests.fake_http import QuietHandler, loopback_server, se
 
 TOKEN = "s3cr3t-t0k3n-value"
 USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
-FAST = {"backoff_factor": 0.01, "backoff_jitter": 0, "max_retries": 2, "timeout": [2, 5]}
+FAST = {"backoff_factor": 0.01, "backoff_jitter": 0, "max_retries": 2, "timeout": [2, 5], "rate_limit_pause": 0.05}
 
 
 def orderline(**overrides: Any) -> dict[str, Any]:

@@ -393,9 +393,9 @@ def test_care_folders_name_the_orderline_and_page_through_next(bm, adapter):
     ]
     detail = {"id": 125, "state": 9, "orderline": {"id": 37196, "order": {"order_id": 5978}}}
     bm.routes[("GET", "/ws/sav")] = lambda req: (
-        (200, envelope([detail]))
+        (200, {**envelope([detail]), "count": 3})
         if req["query"].get("page") == "2"
-        else (200, envelope(first, f"{bm.url}/ws/sav/?page=2"))
+        else (200, {**envelope(first, f"{bm.url}/ws/sav/?page=2"), "count": 3})
     )
     bm.routes[("GET", "/ws/sav/")] = bm.routes[("GET", "/ws/sav")]
     since = datetime(2024, 2, 1, 8, 5, 59, tzinfo=UTC)

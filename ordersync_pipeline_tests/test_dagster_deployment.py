@@ -136,6 +136,9 @@ def _finished(instance, run_ids) -> list:
     return runs if all(r.is_finished for r in runs) else []
 
 
+# Four steps, each waiting on the daemon with a bound of its own: together they may take longer than
+# the suite's per-test bound on a loaded machine.
+@pytest.mark.timeout(900)
 def test_schedule_sensor_backfill_and_queue_on_a_real_daemon_and_webserver(deployment):
     simulator, instance, client, order_book = deployment
     order = simulator.world.create_order(lines=[PHONE], state=1)

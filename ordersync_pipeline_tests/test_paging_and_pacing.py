@@ -5,11 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pyrate_limiter import Rate
 
 from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter, parse_order
+from ordersync_pipeline.marketplaces.backmarket.pacing import account_key, paced_rate, shared_bucket
 from ordersync_pipeline.marketplaces.base import MarketplaceConfig
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator, World
 from ordersync_pipeline.sync.background import in_background
@@ -124,28 +127,57 @@ def test_the_fast_page_parser_gives_what_the_exact_one_gives(sim):
 
 
 def test_pacing_keeps_concurrent_fetching_within_the_enforced_limit(sim):
-    sim.faults.configure(rate_limit=[12, 1.0])
+    """Paced below the budget, with a margin: should a request still land over it (a loaded
+    machine), the block that follows costs each thread one refused request, not a run of them."""
+    sim.faults.configure(rate_limit=[12, 1.0], block_seconds=1.0)
     since = sim.world.now() - timedelta(days=365)
-    pages = fetch_all(sim.url, since, page_size=10, concurrency=4, rate_limit=[12, 1.0], rate_limit_file=None)
+    settings = {"concurrency": 4, "rate_limit": [12, 1.0], "rate_limit_file": None, "rate_limit_pause": 1.2}
+    pages = fetch_all(sim.url, since, page_size=10, **settings)
     assert len(pages) > 24  # more than two windows' worth
-    assert sim.faults.limited == 0
+    assert sum(len(page) for page in pages) == sum(
+        n for state, n in sim.world.state()["orders_by_state"].items() if state not in ("0", "8")
+    )
+    assert sim.faults.limited <= settings["concurrency"]
+
+
+def test_a_429_pauses_every_thread_of_the_account_for_the_block(sim):
+    """Back Market blocks an account after a 429: every thread holds back until the block is over,
+    so that each meets at most that one refusal, and the listing is read whole."""
+    sim.faults.configure(block_seconds=1.0, burst_length=1, rules=[{"fault": "burst", "match": "page=4"}])
+    since = sim.world.now() - timedelta(days=365)
+    settings = {"concurrency": 4, "rate_limit_pause": 1.2, "backoff_factor": 0.01, "max_retries": 3}
+    pages = fetch_all(sim.url, since, page_size=10, **settings)
+    assert sum(len(page) for page in pages) == sum(
+        n for state, n in sim.world.state()["orders_by_state"].items() if state not in ("0", "8")
+    )
+    assert 1 <= sim.faults.limited <= settings["concurrency"]
 
 
 def _fetch_in_process(url: str, since, shared_file: str) -> int:
     return sum(
         len(p)
-        for p in fetch_all(url, since, page_size=10, concurrency=2, rate_limit=[12, 1.0], rate_limit_file=shared_file)
+        for p in fetch_all(
+            url, since, page_size=10, concurrency=2, rate_limit=list(SHARED_BUDGET), rate_limit_file=shared_file
+        )
     )
 
 
+#: a window far longer than the test: every permit taken stays counted until the end
+SHARED_BUDGET = (1000, 3600.0)
+
+
 def test_processes_of_one_host_share_the_budget_through_the_data_folder(sim, tmp_path):
-    sim.faults.configure(rate_limit=[12, 1.0])
+    """Counted, not timed: two processes read a listing over HTTP, each paced through the same
+    file; what is left of the budget in that file is what they did not use between them."""
     since = sim.world.now() - timedelta(days=365)
     shared = str(tmp_path / "rate_limits.sqlite")
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         counts = pool.starmap(_fetch_in_process, [(sim.url, since, shared)] * 2)
     assert counts[0] == counts[1] > 0
-    assert sim.faults.limited == 0
+    arrived = sim.faults.requests["/ws/orders"]
+    assert arrived > 2 * 20
+    bucket = shared_bucket(account_key(sim.url, TOKEN), Rate(*paced_rate(*SHARED_BUDGET)), Path(shared))
+    assert bucket.count() == arrived  # every request of either process took its permit from the file
 
 
 def test_in_background_hands_over_in_order_and_raises_where_the_producer_failed():

@@ -406,6 +406,22 @@ def test_accepting_is_never_resent_and_goes_in_batches_of_fifty(rf, adapter):
     assert "HTTP 503 UNAVAILABLE" in got[0].error and "integers" in got[-1].error
 
 
+def test_the_items_of_several_orders_share_a_call_and_their_results_go_back_to_each_order(rf, adapter):
+    results = [
+        {"status": {}, "order_item": item(id="9001", state="ACCEPTED")},
+        {"status": {"code": 3, "message": "illegal state transition", "details": []}, "order_item": None},
+        {"status": {}, "order_item": item(id="9004", state="ACCEPTED")},
+    ]
+    rf.routes["OrderItemService/BatchUpdateOrderItemsState"] = [(200, {"results": results})]
+    first, second = an_order(item_refs=("9001", "9002")), an_order(item_refs=("9004",))
+    got = adapter.accept_orders([(first, first.items), (second, second.items)])
+    assert [[(r.item_reference, r.ok) for r in results] for results in got] == [
+        [("9001", True), ("9002", False)],
+        [("9004", True)],
+    ]
+    assert len(rf.requests) == 1
+
+
 def test_refused_credentials_stop_accepting_the_other_batches(rf, adapter):
     rf.routes["OrderItemService/BatchUpdateOrderItemsState"] = [(401, {"code": 16, "message": "bad token"})]
     got = adapter.accept_items(an_order(), an_order(item_refs=tuple(str(n) for n in range(1, 80))).items)

@@ -299,6 +299,13 @@ class MarketplaceAdapter(abc.ABC):
     def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
         """Accept ("validate") paid items at the marketplace. Results in the order of ``items``."""
 
+    def accept_orders(self, waiting: Sequence[tuple[Order, Sequence[OrderItem]]]) -> list[list[AcceptResult]]:
+        """Accept the paid items of many orders: for each order, its items' results in their order.
+
+        Order by order here; a marketplace that accepts the items of several orders in one call
+        sends them so."""
+        return [self.accept_items(order, items) for order, items in waiting]
+
     def accepted(self, order: Order, accepted_refs: set[str]) -> Order:
         """The order as it stands once ``accepted_refs`` were accepted (without asking again)."""
         items = [

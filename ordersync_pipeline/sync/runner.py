@@ -196,18 +196,22 @@ def _sync_new(ctx: _Context) -> None:
     """Paid orders: store them, then accept their paid items at the marketplace, once.
 
     Accepting takes an order out of the marketplace's "paid" listing and shifts its pages, so the
-    listing is read to the end before anything is accepted.
+    listing is read to the end before anything is accepted. The listing may hand an order out
+    more than once (read again after a shift): its latest version says what is left to accept.
     """
-    waiting: list[tuple[Order, list]] = []
+    by_order: dict[str, tuple[Order, list]] = {}
 
     def note_paid_items(batch: list[Order], written: BatchResult) -> None:
         for order in batch:
             already = written.accepted.get(order.reference, set())
             to_accept = [i for i in order.items if i.status == Status.PAID and i.reference not in already]
             if to_accept:
-                waiting.append((order, to_accept))
+                by_order[order.reference] = (order, to_accept)
+            else:
+                by_order.pop(order.reference, None)
 
     _write_listing(ctx, ctx.adapter.iter_new_orders(ctx.options.page_size, unparsed=True), note_paid_items)
+    waiting = list(by_order.values())
     for start in range(0, len(waiting), ctx.options.batch_orders):
         _accept(ctx, waiting[start : start + ctx.options.batch_orders])
 
@@ -216,8 +220,7 @@ def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
     accepted_orders: list[Order] = []
     accepted_refs: dict[str, set[str]] = {}
     errors: list[RecordError] = []
-    for order, items in waiting:
-        results = ctx.adapter.accept_items(order, items)
+    for (order, _), results in zip(waiting, ctx.adapter.accept_orders(waiting), strict=True):
         ok = {r.item_reference for r in results if r.ok}
         errors.extend(
             RecordError(order.reference, f"item {r.item_reference} not accepted: {r.error}", raw=None)

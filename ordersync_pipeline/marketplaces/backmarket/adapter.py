@@ -35,7 +35,7 @@ from ordersync_pipeline.marketplaces.backmarket.models import (
     blank_to_none,
     describe,
 )
-from ordersync_pipeline.marketplaces.backmarket.paging import Fetched, Pager, envelope_count
+from ordersync_pipeline.marketplaces.backmarket.paging import DEFAULT_REREADS, Fetched, Pager, envelope_count
 from ordersync_pipeline.marketplaces.base import (
     LEFT_STATUSES,
     AcceptResult,
@@ -208,7 +208,8 @@ class BackMarketAdapter(MarketplaceAdapter):
     def __init__(self, config: MarketplaceConfig) -> None:
         super().__init__(config)
         self.client = BackMarketClient(config)
-        self._pager = Pager(self.client, config.code)
+        rereads = (config.settings or {}).get("listing_rereads", DEFAULT_REREADS)
+        self._pager = Pager(self.client, config.code, int(rereads))
 
     def __repr__(self) -> str:
         return f"BackMarketAdapter(code={self.config.code!r}, base_url={self.config.base_url!r})"
@@ -230,7 +231,7 @@ class BackMarketAdapter(MarketplaceAdapter):
         yield from self._order_pages(params, unparsed)
 
     def _order_pages(self, params: dict[str, Any], unparsed: bool) -> Iterator[Page]:
-        for fetched in self._pager.listing("ws/orders", params, self._orders_page, _lost_page):
+        for fetched in self._pager.listing("ws/orders", params, self._orders_page, _lost_page, _shifted):
             yield fetched.items if unparsed else fetched.items.parsed()
 
     def get_order(self, reference: str) -> Order:
@@ -310,7 +311,8 @@ class BackMarketAdapter(MarketplaceAdapter):
         if since is not None:
             # Minutes only (rounded down): the window can only widen.
             params["last_modification_date"] = as_utc(since).strftime("%Y-%m-%d-%H-%M")
-        for fetched in self._pager.listing("ws/sav", params, self._results_page, _lost_page):
+        pages = self._pager.listing("ws/sav", params, self._results_page, _lost_page, _shifted)
+        for fetched in pages:
             if isinstance(fetched.items, Page):  # a page that could not be read
                 yield fetched.items
                 continue
@@ -369,7 +371,7 @@ class BackMarketAdapter(MarketplaceAdapter):
 
     def _results_page(self, content: bytes, where: str) -> Fetched:
         body, results = self._envelope(content, where)
-        return Fetched(results, body.get("next") or None, envelope_count(body), len(results))
+        return Fetched(results, body.get("next") or None, envelope_count(body), len(results), _keys(results, "id"))
 
     def _orders_page(self, content: bytes, where: str) -> Fetched:
         """A page of orders, each listed unparsed with the digest of its payload. A page that only
@@ -390,14 +392,14 @@ class BackMarketAdapter(MarketplaceAdapter):
                 page.listed.append(listed_order(raw))
             else:
                 page.errors.extend(parse_orders([raw], parse_order, _reference).errors)
-        return Fetched(page, body.get("next") or None, envelope_count(body), len(results))
+        return Fetched(page, body.get("next") or None, envelope_count(body), len(results), _keys(results))
 
     def _exact_orders_page(self, content: bytes, where: str) -> Fetched:
         body, results = self._envelope(content, where)
         page = parse_orders(results, parse_order, _reference)
         if page.errors:
             log.warning("%s: %d order(s) of a page did not parse", self.config.code, len(page.errors))
-        return Fetched(page, body.get("next") or None, envelope_count(body), len(results))
+        return Fetched(page, body.get("next") or None, envelope_count(body), len(results), _keys(results))
 
 
 def _lost_page(number: int, error: MalformedAnswer) -> Page:
@@ -405,6 +407,18 @@ def _lost_page(number: int, error: MalformedAnswer) -> Page:
     keeping the start of the body, and a page marked incomplete."""
     message = f"page {number} skipped: {error}"
     return Page(errors=[RecordError(reference=None, error=message, raw=error.excerpt)], incomplete=True)
+
+
+def _shifted(message: str) -> Page:
+    """A listing that stayed short of its count after its re-readings: an error record without a
+    reference, and a page marked incomplete, so that its window is read again."""
+    return Page(errors=[RecordError(reference=None, error=message, raw=None)], incomplete=True)
+
+
+def _keys(results: list[Any], key: str = "order_id") -> tuple[str, ...] | None:
+    """The ids of a page's records, for checking the listing; None if one has none."""
+    keys = tuple(_reference(raw, key) for raw in results)
+    return None if None in keys else keys  # type: ignore[return-value]
 
 
 def _page_size(page_size: int) -> int:

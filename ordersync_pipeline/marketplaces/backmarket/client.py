@@ -66,6 +66,8 @@ class PacedRetry(Retry):
         return retry
 
     def sleep(self, response: Any = None) -> None:
+        if self.pacer is not None and response is not None and response.status == 429:
+            self.pacer.refused()
         super().sleep(response)
         if self.pacer is not None:
             self.pacer.wait()
@@ -228,6 +230,8 @@ class BackMarketClient:
             ) from None
         where = self._where(method, answer.url)
         log.debug("%s: %s -> HTTP %s", self.code, where, answer.status)
+        if answer.status == 429:  # one not retried (a write sent once, or the retries spent)
+            self.pacer.refused()
         if answer.status in (401, 403):
             raise AuthenticationError(
                 self._clean(

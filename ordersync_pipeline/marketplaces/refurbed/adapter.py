@@ -195,6 +195,15 @@ class RefurbedAdapter(MarketplaceAdapter):
 
     def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
         """Move items to ACCEPTED, up to 50 a call, never resent: each item's outcome is reported."""
+        return self._accept(items)
+
+    def accept_orders(self, waiting: Sequence[tuple[Order, Sequence[OrderItem]]]) -> list[list[AcceptResult]]:
+        """The items of every order in one list, so that a call carries up to 50 of them whatever
+        the orders they belong to (an item id names its order); results handed back per order."""
+        results = iter(self._accept([item for _, items in waiting for item in items]))
+        return [[next(results) for _ in items] for _, items in waiting]
+
+    def _accept(self, items: Sequence[OrderItem]) -> list[AcceptResult]:
         results: dict[int, AcceptResult] = {}
         to_send: list[tuple[int, OrderItem]] = []
         for n, item in enumerate(items):

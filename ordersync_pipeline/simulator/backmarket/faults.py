@@ -4,6 +4,10 @@
 - ``rate_limit=(n, seconds)``: Cloudflare's rate limit, 429 above ``n`` requests in a sliding
   window (``block_seconds``: once limited, every request answers 429 for that long);
 - ``fail_next``: that many next requests answer 503, for retry tests;
+- ``order_by``: the order ``/ws/orders`` lists its results in: ``id`` (ascending, the default)
+  or ``date_modification`` (ascending, then id). Back Market's document does not say which it
+  uses; in the second, an order that changes while a listing is paged moves to its end, and the
+  orders after it move back one place;
 - the seeded modes of ``simulator.chaos`` (429 bursts, a 5xx rate, timeouts, truncated and
   malformed bodies, an order changing between two pages), off by default.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ from .model import LINE_ACCEPTED, LINE_CANCELLED, LINE_PAID, LINE_REFUNDED_AFTER
 
 # How an order moves on when it changes between two pages: each line state's usual next step.
 _NEXT_STATE = {LINE_PAID: LINE_CANCELLED, LINE_ACCEPTED: LINE_SHIPPED, LINE_SHIPPED: LINE_REFUNDED_AFTER}
+ORDERINGS = ("id", "date_modification")
 
 
 @dataclass
@@ -29,10 +34,15 @@ class Faults:
     latency: float = 0.0
     #: (requests, seconds): more than that many requests in the sliding window answer 429
     rate_limit: tuple[int, float] | None = None
-    #: once limited, every request answers 429 for this long (Cloudflare blocks for about 10 s)
+    #: once limited (over ``rate_limit``, or by a 429 burst of chaos), every request answers 429
+    #: for this long (Cloudflare blocks for about 10 s)
     block_seconds: float = 0.0
     fail_next: int = 0
+    #: the order of ``/ws/orders`` results (one of ``ORDERINGS``)
+    order_by: str = "id"
     limited: int = 0
+    #: /ws/ requests that reached the server, by path
+    requests: Counter = field(default_factory=Counter)
     chaos: Chaos = field(default_factory=Chaos)
     _hits: deque[float] = field(default_factory=deque, repr=False)
     _blocked_until: float = field(default=0.0, repr=False)
@@ -40,11 +50,16 @@ class Faults:
 
     def configure(self, **changes: Any) -> None:
         """Change knobs at run time (the control API calls this)."""
-        unknown = set(changes) - {"latency", "rate_limit", "block_seconds", "fail_next"} - Chaos.KNOBS
+        unknown = set(changes) - {"latency", "rate_limit", "block_seconds", "fail_next", "order_by"} - Chaos.KNOBS
         if unknown:
             raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}")
+        if "order_by" in changes and (changes["order_by"] or "id") not in ORDERINGS:
+            raise ValueError(f"order_by must be one of {', '.join(ORDERINGS)}")
         self.chaos.configure(changes)
         with self._lock:
+            if "order_by" in changes:
+                self.order_by = changes["order_by"] or "id"
+
             if "latency" in changes:
                 self.latency = float(changes["latency"] or 0.0)
             if "rate_limit" in changes:
@@ -63,6 +78,7 @@ class Faults:
             "rate_limit": list(self.rate_limit) if self.rate_limit else None,
             "block_seconds": self.block_seconds,
             "fail_next": self.fail_next,
+            "order_by": self.order_by,
             "limited": self.limited,
             **self.chaos.describe(),
         }
@@ -73,6 +89,8 @@ class Faults:
         Returns what the handler must do to the answer itself: ``timeout`` (answer late),
         ``hang`` (close without answering), ``truncate`` or ``malformed`` (spoil the body); else None.
         """
+        with self._lock:
+            self.requests[path] += 1
         if self.latency > 0:
             time.sleep(self.latency)
         self._rate_limit()
@@ -82,22 +100,33 @@ class Faults:
                 raise _unavailable()
         fault = self.chaos.decide(target or path)
         if fault == "burst":
+            with self._lock:
+                self.limited += 1
+                if self.block_seconds > 0:
+                    self._blocked_until = time.monotonic() + self.block_seconds
             raise _too_many()
         if fault == "error":
             raise _unavailable()
         return fault
 
-    def between_pages(self, world: Any, target: str) -> None:
-        """After a listing page with more to come: maybe change one order before the next page."""
+    def between_pages(self, world: Any, target: str, served: list[int] | None = None) -> None:
+        """After a listing page with more to come: maybe change one order before the next page.
+
+        The order is one of the page just ``served`` when one of them can move on (a listing by
+        modification date then shifts under the client), else any order of the account."""
         if not self.chaos.change_now(target):
             return
         with world.lock:
-            movable = [
-                (order_id, line.id)
-                for order_id in world._ids
-                for line in world._orders[order_id].lines[:1]
-                if line.state in _NEXT_STATE
-            ]
+            movable: list[tuple[int, int]] = []
+            for candidates in (served or [], world._ids):
+                movable = [
+                    (order_id, line.id)
+                    for order_id in candidates
+                    for line in world._orders[order_id].lines[:1]
+                    if line.state in _NEXT_STATE
+                ]
+                if movable:
+                    break
             picked = self.chaos.pick(movable)
             if picked is not None:
                 line = world._lines[picked[1]]
@@ -105,14 +134,14 @@ class Faults:
                 self.chaos.changed()
 
     def _rate_limit(self) -> None:
-        if self.rate_limit is None:
-            return
-        limit, window = self.rate_limit
         now = time.monotonic()
         with self._lock:
             if now < self._blocked_until:
                 self.limited += 1
                 raise _too_many()
+            if self.rate_limit is None:
+                return
+            limit, window = self.rate_limit
             hits = self._hits
             while hits and hits[0] <= now - window:
                 hits.popleft()

@@ -82,14 +82,31 @@ class WorldQueries:
         modified: int | None = None,
         country: str | None = None,
         base_url: str | None = None,
+        order_by: str = "id",
     ) -> tuple[int, list[dict[str, Any]]]:
-        """(count, payloads of that page) for ``GET /ws/orders``; ordered by order_id."""
+        """(count, payloads of that page) for ``GET /ws/orders``, ordered by order_id or, with
+        ``order_by="date_modification"``, by (date_modification, order_id)."""
         with self.lock:
             ids = self._listed_ids(state, created, modified, country)
+            if order_by == "date_modification":
+                ids = self._by_modification((state, created, modified, country), ids)
             start = (page - 1) * page_size
             base_url = base_url or self.base_url
             chunk = ids[start : start + page_size]
             return len(ids), [order_payload(self._orders[i], self._by_sku, base_url) for i in chunk]
+
+    def _by_modification(self, filters: tuple, ids: list[int]) -> list[int]:
+        """``ids`` in (date_modification, order_id) order; cached per filter like the listing itself."""
+        key = ("date_modification", *filters)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == self._version:
+            return hit[1]
+        orders = self._orders
+        result = sorted(ids, key=lambda order_id: (orders[order_id].modified, order_id))
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (self._version, result)
+        return result
 
     def order_json(self, order_id: int, base_url: str | None = None) -> dict[str, Any]:
         with self.lock:

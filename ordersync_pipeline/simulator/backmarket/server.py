@@ -166,7 +166,8 @@ class Handler(BaseHTTPRequestHandler):
                     self._authenticate()
                     status, payload = self._ws(method, path, params, body)
                     if path in LISTINGS and isinstance(payload, dict) and payload.get("next"):
-                        self.server.faults.between_pages(self.server.world, self.path)
+                        served = [r["order_id"] for r in payload.get("results", []) if isinstance(r, dict)]
+                        self.server.faults.between_pages(self.server.world, self.path, served)
             elif path.startswith("/static/") and method == "GET":
                 self._send(200, FAKE_PDF, "application/pdf")
                 return
@@ -281,6 +282,7 @@ class Handler(BaseHTTPRequestHandler):
             modified=_date(params, "date_modification"),
             country=country,
             base_url=self._base_url(),
+            order_by=self.server.faults.order_by,
         )
         return {**self._page_links(path, params, page, count, size), "results": results}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ class Faults:
     fail_next: int = 0
     #: requests answered 429 since the start
     limited: int = 0
+    #: API requests that reached the server, by path
+    requests: Counter = field(default_factory=Counter)
     chaos: Chaos = field(default_factory=Chaos)
     _window_start: float = field(default=0.0, repr=False)
     _count: int = field(default=0, repr=False)
@@ -71,6 +74,8 @@ class Faults:
 
         The raised error carries the headers too (``exc.headers``): a 429 says when to come back.
         """
+        with self._lock:
+            self.requests[target] += 1
         if self.latency > 0:
             time.sleep(self.latency)
         limit, window = self.rate_limit or UNLIMITED
@@ -104,17 +109,25 @@ class Faults:
             raise error
         return headers, fault
 
-    def between_pages(self, world: Any, target: str) -> None:
-        """After a listing page with more to come: maybe change one order before the next page."""
+    def between_pages(self, world: Any, target: str, served: list[int] | None = None) -> None:
+        """After a listing page with more to come: maybe change one order before the next page.
+
+        The order is one of the page just ``served`` when one of them can move on (in a listing
+        paged by offset, the orders after it would move), else any order of the account."""
         if not self.chaos.change_now(target):
             return
         with world.lock:
-            movable = [
-                (order_id, item.id)
-                for order_id in world._ids
-                for item in world._orders[order_id].items[:1]
-                if item.state in _NEXT_STATE
-            ]
+            movable: list[tuple[int, int]] = []
+            for candidates in (served or [], world._ids):
+                movable = [
+                    (order_id, item.id)
+                    for order_id in candidates
+                    if order_id in world._orders
+                    for item in world._orders[order_id].items[:1]
+                    if item.state in _NEXT_STATE
+                ]
+                if movable:
+                    break
             picked = self.chaos.pick(movable)
             if picked is not None:
                 item = world._items[picked[1]]

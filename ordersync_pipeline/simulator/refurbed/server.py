@@ -137,7 +137,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._authenticate()
                 status, payload = self._rpc(method, path, body)
                 if path.endswith("/ListOrders") and isinstance(payload, dict) and payload.get("has_more"):
-                    self.server.faults.between_pages(self.server.world, path)
+                    served = [int(o["id"]) for o in payload.get("orders", []) if isinstance(o, dict)]
+                    self.server.faults.between_pages(self.server.world, path, served)
             else:
                 raise ApiError(NOT_FOUND, f"no route for {path}")
         except ApiError as exc:
