@@ -14,9 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pyrate_limiter import InMemoryBucket, Limiter, Rate, SQLiteBucket
+from pyrate_limiter import Limiter, Rate
 
 from ordersync_pipeline import settings
+from ordersync_pipeline.marketplaces.pacing_store import bucket_for, shared_store
 
 #: Back Market's documented budget: (requests, seconds).
 DEFAULT_RATE_LIMIT = (200, 10.0)
@@ -39,7 +40,7 @@ def account_key(base_url: str, token: str) -> str:
     return hashlib.sha256(f"{base_url}\0{token}".encode()).hexdigest()[:20]
 
 
-def limiter_for(key: str, rate_limit: tuple[int, float], shared_file: Path | None) -> Limiter:
+def limiter_for(key: str, rate_limit: tuple[int, float], shared_file: Path | str | None) -> Limiter:
     """The one limiter of this process for ``key`` (an account), backed by ``shared_file`` if given."""
     requests, seconds = rate_limit
     where = str(shared_file) if shared_file is not None else ""
@@ -50,14 +51,7 @@ def limiter_for(key: str, rate_limit: tuple[int, float], shared_file: Path | Non
             # taken here: the window is kept a little longer than the marketplace's own.
             window = seconds + max(0.1, seconds * 0.02)
             rate = Rate(requests, int(window * 1000))
-            if shared_file is not None:
-                shared_file.parent.mkdir(parents=True, exist_ok=True)
-                bucket: Any = SQLiteBucket.init_from_file(
-                    [rate], table=f"account_{key}", db_path=str(shared_file), use_file_lock=True
-                )
-            else:
-                bucket = InMemoryBucket([rate])
-            limiter = _limiters[(key, where)] = Limiter(bucket)
+            limiter = _limiters[(key, where)] = Limiter(bucket_for(shared_file, f"account_{key}", rate))
         return limiter
 
 
@@ -87,4 +81,5 @@ class Pacer:
         rate_limit = rate_limit_setting(marketplace_settings)
         if rate_limit is None:
             return cls(None, key)
-        return cls(limiter_for(key, rate_limit, shared_file_setting(marketplace_settings)), key)
+        store = shared_store(marketplace_settings, shared_file_setting(marketplace_settings))
+        return cls(limiter_for(key, rate_limit, store), key)
