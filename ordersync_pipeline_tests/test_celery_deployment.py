@@ -2,10 +2,11 @@
 Dagster instance, and two Celery workers, each with a Dagster home and a data folder of its own as
 two machines would have, sharing only the databases and the broker.
 
-A backfill of every partition of three marketplaces (two Back Market accounts, one Refurbed) runs
-on both workers; the Back Market simulators refuse more than their accounts' budget, which the
-syncs on the two workers keep only by sharing it in Postgres; one worker is killed with SIGKILL in
-the middle of a sync; its run is launched again and the backfill completes. Then the stock is
+A backfill of every partition of three marketplaces (Back Market France and Germany, two
+marketplaces of one seller account, and Refurbed) runs on both workers; the Back Market simulator
+refuses more than the account's budget, which its syncs on the two workers keep only by sharing it
+in Postgres; one worker is killed with SIGKILL in the middle of a sync; its run is launched again
+and the backfill completes. Then the stock is
 applied and pushed and the chaos benchmark's invariants hold, and the order book equals what one
 clean sync of the same marketplaces leaves.
 """
@@ -193,7 +194,9 @@ def deployment(tmp_path, monkeypatch):
             # The schedules tick far away: only the backfill's runs run.
             **{f"ORDERSYNC_{t}_CRON": "0 0 1 1 *" for t in ("NEW", "MODIFIED", "CARE", "INCOMPLETE")},
         }
-        upsert_marketplaces(make_engine(order_book), load_config(config))  # as the first run would
+        setup = make_engine(order_book)
+        upsert_marketplaces(setup, load_config(config))  # as the first run would
+        setup.dispose()
         seed_stock(order_book, sims)
         homes = {}
         for host in ("scheduler", "worker-a", "worker-b"):

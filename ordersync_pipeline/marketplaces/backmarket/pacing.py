@@ -4,7 +4,8 @@ Back Market's budget (Cloudflare's, in front of its API) is per account: 200 req
 and a burst above it blocks the account for a while. Every request of an account therefore takes
 a permit from one limiter: the threads of a sync share it in memory, and the processes of one host
 (Dagster runs each sync in a process of its own) share it through a SQLite bucket in the data
-folder, whose file lock makes "count, then take" one step across processes.
+folder, whose file lock makes "count, then take" one step across processes. Several hosts share
+it through Postgres instead (``rate_limit_store``, see ``pacing_store``).
 """
 
 from __future__ import annotations
