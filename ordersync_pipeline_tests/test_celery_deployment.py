@@ -211,6 +211,9 @@ def deployment(tmp_path, monkeypatch):
         instance = None
         queue = "ordersync-backfill"  # the backfill's runs go to a queue of their own
         try:
+            # The instance's tables, made once before the hosts start (as `dagster instance migrate`
+            # would): hosts that start together on an empty database would race to make them.
+            instance = DagsterInstance.from_config(str(homes["scheduler"]))
             processes["daemon"] = _start(
                 [BIN / "dagster-daemon", "run", "-w", "workspace.yaml"], host_env["scheduler"], logs["scheduler"]
             )
@@ -229,7 +232,6 @@ def deployment(tmp_path, monkeypatch):
             for worker in ("worker-a", "worker-b"):
                 _wait(f"{worker} ready", lambda w=worker: "ready." in logs[w].read_text(), timeout=120)
             _wait("the webserver", lambda: _answers(f"http://127.0.0.1:{port}/server_info"), timeout=120)
-            instance = DagsterInstance.from_config(str(homes["scheduler"]))
             instance.add_dynamic_partitions("marketplace", list(MARKETPLACES))
             client = DagsterGraphQLClient("127.0.0.1", port_number=port)
             yield {
