@@ -12,8 +12,9 @@ import pytest
 from pyrate_limiter import Rate
 
 from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter, parse_order
-from ordersync_pipeline.marketplaces.backmarket.pacing import account_key, paced_rate, shared_bucket
+from ordersync_pipeline.marketplaces.backmarket.pacing import account_key, paced_rate
 from ordersync_pipeline.marketplaces.base import MarketplaceConfig
+from ordersync_pipeline.marketplaces.pacing_store import bucket_for
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator, World
 from ordersync_pipeline.sync.background import in_background
 
@@ -176,7 +177,7 @@ def test_processes_of_one_host_share_the_budget_through_the_data_folder(sim, tmp
     assert counts[0] == counts[1] > 0
     arrived = sim.faults.requests["/ws/orders"]
     assert arrived > 2 * 20
-    bucket = shared_bucket(account_key(sim.url, TOKEN), Rate(*paced_rate(*SHARED_BUDGET)), Path(shared))
+    bucket = bucket_for(Path(shared), f"account_{account_key(sim.url, TOKEN)}", Rate(*paced_rate(*SHARED_BUDGET)))
     assert bucket.count() == arrived  # every request of either process took its permit from the file
 
 

@@ -4,7 +4,8 @@ Back Market's budget (Cloudflare's, in front of its API) is per account: 200 req
 and a burst above it blocks the account for a while. Every request of an account therefore takes
 a permit from one limiter: the threads of a sync share it in memory, and the processes of one host
 (Dagster runs each sync in a process of its own) share it through a SQLite bucket in the data
-folder, whose file lock makes "count, then take" one step across processes.
+folder, whose file lock makes "count, then take" one step across processes. Several hosts share
+it through Postgres instead (``rate_limit_store``, see ``pacing_store``).
 
 A permit taken here is not the moment the request arrives: a thread that took one may be held up
 (a loaded machine) while the next ones go straight through, so two requests can land closer
@@ -23,9 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyrate_limiter import InMemoryBucket, Limiter, Rate, SQLiteBucket
+from pyrate_limiter import Limiter, Rate
 
 from ordersync_pipeline import settings
+from ordersync_pipeline.marketplaces.pacing_store import bucket_for, shared_store
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def account_key(base_url: str, token: str) -> str:
     return hashlib.sha256(f"{base_url}\0{token}".encode()).hexdigest()[:20]
 
 
-def limiter_for(key: str, rate_limit: tuple[int, float], shared_file: Path | None) -> Limiter:
+def limiter_for(key: str, rate_limit: tuple[int, float], shared_file: Path | str | None) -> Limiter:
     """The one limiter of this process for ``key`` (an account), backed by ``shared_file`` if given."""
     requests, seconds = rate_limit
     where = str(shared_file) if shared_file is not None else ""
@@ -61,15 +63,8 @@ def limiter_for(key: str, rate_limit: tuple[int, float], shared_file: Path | Non
         limiter = _limiters.get((key, where))
         if limiter is None:
             rate = Rate(*paced_rate(requests, seconds))
-            bucket: Any = shared_bucket(key, rate, shared_file) if shared_file is not None else InMemoryBucket([rate])
-            limiter = _limiters[(key, where)] = Limiter(bucket)
+            limiter = _limiters[(key, where)] = Limiter(bucket_for(shared_file, f"account_{key}", rate))
         return limiter
-
-
-def shared_bucket(key: str, rate: Rate, shared_file: Path) -> SQLiteBucket:
-    """The permits of ``key`` (an account) taken on this host, in ``shared_file``."""
-    shared_file.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteBucket.init_from_file([rate], table=f"account_{key}", db_path=str(shared_file), use_file_lock=True)
 
 
 def paced_rate(requests: int, seconds: float) -> tuple[int, int]:
@@ -150,4 +145,5 @@ class Pacer:
         rate_limit = rate_limit_setting(marketplace_settings)
         if rate_limit is None:
             return cls(None, key, block_pause)
-        return cls(limiter_for(key, rate_limit, shared_file_setting(marketplace_settings)), key, block_pause)
+        store = shared_store(marketplace_settings, shared_file_setting(marketplace_settings))
+        return cls(limiter_for(key, rate_limit, store), key, block_pause)
