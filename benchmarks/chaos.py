@@ -1,4 +1,4 @@
-"""Chaos: syncs under random faults and ``kill -9``, then a clean run, then DESIGN.md's invariants.
+"""Chaos: syncs under random faults and ``kill -9``, then a clean run, then the invariants of docs/design.md.
 
     python -m benchmarks.chaos [--syncs N] [--seed S] [--db sqlite|postgres] [--kill-rate R]
 

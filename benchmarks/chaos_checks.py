@@ -1,4 +1,4 @@
-"""DESIGN.md's invariants, checked against the database and the simulators after the chaos runs.
+"""The invariants of docs/design.md, checked against the database and the simulators after the chaos runs.
 
 Each check returns sentences naming what is wrong; an empty list means it holds.
 """

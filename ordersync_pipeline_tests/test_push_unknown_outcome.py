@@ -1,5 +1,5 @@
 """A stock push whose outcome is unknown (applied at the marketplace, never confirmed) must be sent
-again once the computed quantity is back where it was: DESIGN.md invariant 5."""
+again once the computed quantity is back where it was: invariant 5 of docs/design.md."""
 
 from __future__ import annotations
 

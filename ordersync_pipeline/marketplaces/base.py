@@ -17,7 +17,7 @@ from typing import Any
 
 
 class Status(enum.StrEnum):
-    """Normalised status of an order or an order item (DESIGN.md, "Status model")."""
+    """Normalised status of an order or an order item (docs/design.md, "Status model")."""
 
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"

@@ -1,4 +1,4 @@
-"""Stock invariants as plain functions (DESIGN.md, "Invariants" 3 and 4).
+"""Stock invariants as plain functions (docs/design.md, "Invariants" 3 and 4).
 
 Each returns a ``CheckResult`` whose details name what is wrong (SKUs, items, orders,
 marketplaces), so that whoever is paged knows where to look. Details are capped, with a count.

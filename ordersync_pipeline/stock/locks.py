@@ -4,7 +4,7 @@ This module is pure: it works on rows already loaded (and, on Postgres, already 
 ``apply.py`` and says what to write. Keeping the rules here, away from SQL, lets them be read
 and reasoned about in one place.
 
-The rules (DESIGN.md, "Stock"):
+The rules (docs/design.md, "Stock"):
 
 * an open item (pending_payment, paid, accepted) holds a ``locked`` lock when enough units are
   free (free = on_hand - every ``locked`` quantity of the SKU, all marketplaces together), else a

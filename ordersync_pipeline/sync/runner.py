@@ -1,4 +1,4 @@
-"""The four sync types: what each asks the marketplace and what it writes (DESIGN.md, "Sync types")."""
+"""The four sync types: what each asks the marketplace and what it writes (docs/design.md, "Sync types")."""
 
 from __future__ import annotations
 
