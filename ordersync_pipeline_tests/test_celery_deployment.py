@@ -39,7 +39,13 @@ from benchmarks.chaos_checks import invariant_violations
 from ordersync_pipeline import stock
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.db.engine import make_engine
-from ordersync_pipeline.marketplaces.registry import adapter_for, find_marketplace, load_config, upsert_marketplaces
+from ordersync_pipeline.marketplaces.registry import (
+    adapter_class,
+    adapter_for,
+    find_marketplace,
+    load_config,
+    upsert_marketplaces,
+)
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
 from ordersync_pipeline.simulator.refurbed import RefurbedSimulator
 from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
@@ -257,6 +263,13 @@ def deployment(tmp_path, monkeypatch):
 def test_a_backfill_of_three_marketplaces_runs_on_two_celery_workers_and_survives_losing_one(deployment):
     sims, instance, client = deployment["sims"], deployment["instance"], deployment["client"]
     partitions = [f"{code}|{t}" for code, kind in MARKETPLACES.items() for t in SYNC_TYPES[kind]]
+    # A sync its marketplace does not have (Refurbed's care) runs and is not materialized.
+    materialized = {
+        f"{code}|{t}"
+        for code, kind in MARKETPLACES.items()
+        for t in SYNC_TYPES[kind]
+        if t in adapter_class(kind).supported_sync_types
+    }
     answer = client._execute(
         BACKFILL,
         {
@@ -299,7 +312,7 @@ def test_a_backfill_of_three_marketplaces_runs_on_two_celery_workers_and_survive
     def finished() -> bool:
         done = [r for r in runs() if r.is_finished]
         synced = _materialized_partitions(instance)
-        return set(partitions) <= synced and len(done) == len(runs())
+        return materialized <= synced and len(done) == len(runs())
 
     _wait("every partition materialized", finished, timeout=420, every=2)
 
@@ -334,6 +347,16 @@ def test_a_backfill_of_three_marketplaces_runs_on_two_celery_workers_and_survive
     refused = sims["backmarket-fr"].simulator.faults.limited
     assert refused == 0, f"the Back Market account was answered {refused} times with 429"
     sims["backmarket-fr"].simulator.faults.configure(rate_limit=None)  # the checks below read as they like
+
+    # A marketplace's runs ran side by side, in no set order: an order the new sync accepted after
+    # the modified sync had read it is read back by the next modified sync, as the next scheduled
+    # one would. One such sync of each marketplace here, as the clean run below has in its order.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ORDERSYNC_DATABASE_URL", deployment["order_book"])
+        for name, token in write_config(deployment["config"].with_name("converge.yaml"), sims).items():
+            env.setenv(name, token)
+        for code in MARKETPLACES:
+            _sync(engine, code, "modified")
 
     # The events applied and the stock pushed to the end (the deployment's stock runs may still be
     # on their way: applying twice changes nothing), then the chaos benchmark's invariants.
