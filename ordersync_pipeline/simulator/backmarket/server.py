@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..chaos import MALFORMED_BODY, truncated
 from ..wire import json_body
+from . import catalog
 from .model import COUNTRY_CODES, DELETE, DELETE_JSON, ORDER_STATES, ApiError, parse_datetime, to_ts
 from .payloads import error_body
 
@@ -226,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
         world = self.server.world
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "The request body must be a JSON object")
+        if (answered := catalog.answer(world, method, path, params, self._page_links)) is not None:
+            return answered
         if path == "/ws/orders" and method == "GET":
             return 200, self._orders(path, params)
         if match := ORDER_RE.match(path):
@@ -307,6 +310,8 @@ class Handler(BaseHTTPRequestHandler):
     def _control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         world, faults = self.server.world, self.server.faults
         body = body if isinstance(body, dict) else {}
+        if (answered := catalog.control(world, method, path, body)) is not None:
+            return answered
         if path == "/_sim/state" and method == "GET":
             return 200, {**world.state(), "faults": faults.describe()}
         if path == "/_sim/advance" and method == "POST":

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import lifecycle
+from .catalog import ListingDrift
 from .data import build_catalogue, carrier
 from .model import (
     LINE_ACCEPTED,
@@ -98,6 +99,7 @@ class World(WorldQueries):
             self._cache: dict[tuple, tuple[int, list[int]]] = {}
             self.accept_calls: dict[int, int] = {}
             self.pushes: list[tuple[int, int]] = []
+            self.listing_drift = ListingDrift()
             lifecycle.seed_history(self, self.initial_orders)
 
     # -- clock ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..chaos import MALFORMED_BODY, truncated
 from ..wire import json_body
+from . import offers
 from .model import (
     DELETE,
     DELETE_JSON,
@@ -178,6 +179,10 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(NOT_FOUND, f"no route for {path}")
         if method != "POST":
             raise ApiError(UNIMPLEMENTED, "Method Not Allowed", status=405)
+        if isinstance(body, dict):
+            answered = offers.rpc(self.server.world, match["service"], match["method"], body)
+            if answered is not None:
+                return 200, answered
         handler = RPCS.get((match["service"], match["method"]))
         if handler is None:
             raise ApiError(UNIMPLEMENTED, f"{match['service']}/{match['method']} is not simulated")
@@ -191,6 +196,8 @@ class Handler(BaseHTTPRequestHandler):
         world, faults = self.server.world, self.server.faults
         body = body if isinstance(body, dict) else {}
         try:
+            if (answered := offers.control(world, method, path, body)) is not None:
+                return answered
             if path == "/_sim/state" and method == "GET":
                 return 200, {**world.state(), "faults": faults.describe()}
             if path == "/_sim/advance" and method == "POST":

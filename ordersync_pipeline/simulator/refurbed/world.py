@@ -19,6 +19,7 @@ from ordersync_pipeline.simulator.backmarket.data import build_catalogue
 from . import lifecycle
 from .api import WorldApi
 from .model import ACCEPTED, ITEM_STATES, ORDER_STATES, SHIPPED, Item, Offer, Order, order_state_for, to_cents, to_ts
+from .offers import OfferDrift
 from .payloads import order_payload
 
 FIRST_ORDER_ID = 5_000_001
@@ -78,6 +79,7 @@ class World(WorldApi):
             self.accept_calls: dict[int, int] = {}
             #: (offer id, stock) for every stock update the merchant sent, in order
             self.pushes: list[tuple[int, int]] = []
+            self.listing_drift = OfferDrift()
             lifecycle.seed_history(self, self.initial_orders)
 
     # -- clock ----------------------------------------------------------------------------------
