@@ -85,8 +85,9 @@ class Finding:
         return abs((self.listed or 0) - (self.computed or 0)) if self.verdict == Verdict.DRIFTED else 0
 
     def label(self) -> str:
-        """How a person recognises it: the name and the reference."""
-        return f"{self.name or self.sku} ({self.listing_ref})"
+        """How a person recognises it: its name, SKU and reference."""
+        named = f"{self.name} " if self.name and self.name != self.sku else ""
+        return f"{named}({self.sku}, {self.listing_ref})" if self.sku else f"{named}({self.listing_ref})"
 
 
 @dataclass
