@@ -5,11 +5,13 @@ an order lowered before the sync saw the order is never raised back (docs/design
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ordersync_pipeline import stock
-from ordersync_pipeline.db.tables import marketplaces
+from ordersync_pipeline.db.tables import listings_pending_raise, marketplaces
 from ordersync_pipeline.defs.stock.reconcile import catch_up
 from ordersync_pipeline.marketplaces.registry import adapter_for
 from ordersync_pipeline.simulator.backmarket import catalog
@@ -203,6 +205,31 @@ def test_a_listing_below_computed_without_a_second_reading_stays_pending(market)
     assert (report.drifted, report.pending, report.corrected) == (1, 1, 0)
     assert report.still_drifted[0].action == Action.PENDING
     assert _listed(market)[sku] == before - 2
+
+
+def test_with_a_confirmation_delay_a_listing_below_is_raised_by_a_later_reconciliation(market, engine):
+    delayed = {**SETTINGS, "reconcile_confirm_minutes": 30}
+    with engine.begin() as conn:
+        conn.execute(update(marketplaces).where(marketplaces.c.code == market.code).values(settings=delayed))
+    sku = _skus(market)[0]
+    before = _listed(market)[sku]
+    market.drift.edit(sku, before - 2)
+
+    first = _reconcile(market)
+    assert (first.pending, first.corrected) == (1, 0) and _listed(market)[sku] == before - 2
+    with engine.connect() as conn:
+        (kept,) = conn.execute(select(listings_pending_raise)).all()
+    assert kept.listed_quantity == before - 2
+    assert _reconcile(market).pending == 1  # not 30 minutes yet: still pending, first reading kept
+    with engine.begin() as conn:  # as if the half hour had passed since that first reading
+        conn.execute(update(listings_pending_raise).values(first_seen_at=kept.first_seen_at - timedelta(minutes=31)))
+
+    later = _reconcile(market)
+
+    assert (later.pending, later.corrected) == (0, 1)
+    assert _listed(market)[sku] == before
+    with engine.connect() as conn:
+        assert conn.execute(select(listings_pending_raise)).all() == []
 
 
 def test_first_day_every_listing_at_an_old_quantity_is_corrected_in_one_reconciliation(market):

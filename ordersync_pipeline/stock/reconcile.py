@@ -27,12 +27,14 @@ import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyrate_limiter import Duration, Limiter, Rate
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
-from ordersync_pipeline.db.tables import marketplace_stock, marketplaces
+from ordersync_pipeline.db.statements import upsert
+from ordersync_pipeline.db.tables import listings_pending_raise, marketplace_stock, marketplaces, utcnow
 from ordersync_pipeline.marketplaces.backmarket.pacing import account_key, shared_file_setting
 from ordersync_pipeline.marketplaces.base import ListingKind, ListingPage, MarketplaceAdapter
 from ordersync_pipeline.marketplaces.pacing_store import bucket_for, shared_store
@@ -272,38 +274,99 @@ def _confirm(
     catch_up: CatchUp | None,
     report: ReconcileReport,
 ) -> tuple[list, list]:
-    """(listings to correct, listings left pending): below listings read again after the new
-    orders were synced once more; raised only if they did not move and are still below."""
-    if not below or catch_up is None:
-        report.pending = len(below)
-        return [], below
-    catch_up(row)
-    now = {x.id: x for x in listings_to_push(engine, [row.id])}
-    again = _Held([now.get(x.id, x) for x, _ in below])
-    seen = _read(adapter.read_listings([(x.listing_kind, x.listing_ref) for x, _ in below]), again, _scratch(row))
-    to_raise, to_lower, pending = [], [], []
-    for listing, first in below:
-        current = now.get(listing.id)
-        second = seen.observed.get(listing.id, (None, ""))[0]
-        if current is None or second is None:
-            pending.append((listing, first))
-        elif second == first and first < current.quantity:
-            to_raise.append((current, first))
-        elif second >= current.quantity:
-            # The orders synced since explain it (the listing is where they put it), or it is now
-            # above: not the drift it looked like at first.
-            report.drifted -= 1
-            report.drift_units -= abs(first - listing.quantity)
-            if second == current.quantity:
-                report.in_line += 1
+    """(listings to correct, listings left pending) of the listings read below their computed
+    quantity: those first read at this quantity at least ``reconcile_confirm_minutes`` ago (a
+    marketplace setting, default 0) are read again after the new orders were synced once more,
+    and raised only if they did not move and are still below. The rest stay pending, their first
+    reading kept (``listings_pending_raise``) for a later reconciliation."""
+    now = utcnow()
+    wait = timedelta(minutes=float(dict(row.settings or {}).get("reconcile_confirm_minutes") or 0))
+    stored = _pending_readings(engine, [x.id for x, _ in below])
+    since = {x.id: stored[x.id][1] if stored.get(x.id, (None,))[0] == q else now for x, q in below}
+    ripe = [(x, q) for x, q in below if now - since[x.id] >= wait]
+    pending = [(x, q) for x, q in below if now - since[x.id] < wait]
+    to_correct: list[tuple[Listing, int]] = []
+    if ripe and catch_up is not None:
+        catch_up(row)
+        current = {x.id: x for x in listings_to_push(engine, [row.id])}
+        again = _Held([current.get(x.id, x) for x, _ in ripe])
+        refs = [(x.listing_kind, x.listing_ref) for x, _ in ripe]
+        seen = _read(adapter.read_listings(refs), again, _scratch(row))
+        for listing, first in ripe:
+            now_computed = current.get(listing.id)
+            second = seen.observed.get(listing.id, (None, ""))[0]
+            if now_computed is None or second is None:
+                pending.append((listing, first))
+            elif second == first and first < now_computed.quantity:
+                to_correct.append((now_computed, first))
+            elif second >= now_computed.quantity:
+                # The orders synced since explain it (the listing is where they put it), or it is
+                # now above: not the drift it looked like at first.
+                report.drifted -= 1
+                report.drift_units -= abs(first - listing.quantity)
+                if second == now_computed.quantity:
+                    report.in_line += 1
+                else:
+                    report.drifted += 1
+                    report.drift_units += second - now_computed.quantity
+                    to_correct.append((now_computed, second))
             else:
-                report.drifted += 1
-                report.drift_units += second - current.quantity
-                to_lower.append((current, second))
-        else:
-            pending.append((listing, first))  # it moved: another order may have come in
+                pending.append((listing, second))  # it moved: another order may have come in
+    else:
+        pending.extend(ripe)
     report.pending = len(pending)
-    return to_lower + to_raise, pending
+    if not report.dry_run:
+        _keep_pending(engine, row, pending, stored, now)
+    return to_correct, pending
+
+
+def _pending_readings(engine: Engine, ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    """marketplace_stock id -> (quantity, when first read at it) of the listings still pending."""
+    if not ids:
+        return {}
+    table = listings_pending_raise
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.marketplace_stock_id, table.c.listed_quantity, table.c.first_seen_at).where(
+                table.c.marketplace_stock_id.in_(ids)
+            )
+        ).all()
+    return {r.marketplace_stock_id: (r.listed_quantity, r.first_seen_at) for r in rows}
+
+
+def _keep_pending(
+    engine: Engine,
+    row: Any,
+    pending: list[tuple[Listing, int]],
+    stored: dict[int, tuple[int, datetime]],
+    now: datetime,
+) -> None:
+    """The marketplace's pending listings as this reconciliation leaves them: a listing still at
+    the quantity first read keeps that reading's time; one that moved starts again; the others
+    (in line, corrected, above) are no longer pending."""
+    table = listings_pending_raise
+    rows = [
+        {
+            "marketplace_stock_id": x.id,
+            "listed_quantity": q,
+            "first_seen_at": stored[x.id][1] if stored.get(x.id, (None,))[0] == q else now,
+            "last_seen_at": now,
+        }
+        for x, q in pending
+    ]
+    mine = select(marketplace_stock.c.id).where(marketplace_stock.c.marketplace_id == row.id)
+    with engine.begin() as conn:
+        gone = delete(table).where(table.c.marketplace_stock_id.in_(mine))
+        if rows:
+            gone = gone.where(table.c.marketplace_stock_id.not_in([r["marketplace_stock_id"] for r in rows]))
+        conn.execute(gone)
+        upsert(
+            conn,
+            table,
+            rows,
+            conflict=("marketplace_stock_id",),
+            update=("listed_quantity", "first_seen_at", "last_seen_at"),
+        )
 
 
 def _scratch(row: Any) -> ReconcileReport:

@@ -46,13 +46,15 @@ class ReconcileConfig(Config):
 
 
 def catch_up(engine) -> Callable[[Any], None]:
-    """A marketplace's new orders synced and every pending event applied, so that the computed
-    quantities know every order the marketplace lists as new."""
+    """A marketplace's new and modified orders synced and every pending event applied, so that the
+    computed quantities know every order the marketplace lists (the modified sync brings the
+    orders still waiting for payment, which the new sync does not list but which lower a listing)."""
 
     def run(row: Any) -> None:
         adapter = adapter_for(row)
         try:
-            run_sync(engine, MarketplaceRef(row.id, row.code), adapter, SyncType.NEW)
+            for sync_type in (SyncType.NEW, SyncType.MODIFIED):
+                run_sync(engine, MarketplaceRef(row.id, row.code), adapter, sync_type)
         finally:
             adapter.close()
         apply_pending_events(engine)
