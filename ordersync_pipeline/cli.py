@@ -83,12 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     stock_commands.add_parser("apply", help="apply pending order events to the stock locks")
     stock_commands.add_parser("push", help="push listing quantities that changed to the marketplaces")
     stock_commands.add_parser("summary", help="on hand, locked and available per SKU")
-    stock_reconcile = stock_commands.add_parser(
-        "reconcile",
-        help="read every listing back from the marketplaces, compare with the computed quantities, correct"
+    reconcile_help = (
+        "read every listing back from the marketplaces, compare with the computed quantities, correct"
         " the drifted (a listing below its computed quantity is raised only once a second reading, after"
-        " its marketplace's new orders were synced again, shows it unmoved)",
+        " its marketplace's orders were synced again, shows it unmoved)"
     )
+    stock_reconcile = stock_commands.add_parser("reconcile", help=reconcile_help, description=reconcile_help)
     stock_reconcile.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active)")
     stock_reconcile.add_argument(
         "--dry-run", action="store_true", help="read and compare only: no sync, no push; say what would be done"

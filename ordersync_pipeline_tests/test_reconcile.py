@@ -317,3 +317,23 @@ def test_back_market_reads_within_the_catalogs_budget(engine, monkeypatch, tmp_p
         assert len(listings) == 500
         assert sim.world.listing_drift.reads == 10
         assert sim.world.listing_drift.limited == 0
+
+
+def test_a_marketplace_that_cannot_be_reached_stops_alone(engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDERSYNC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RECONCILE_TEST_TOKEN", TOKEN)
+    with DRIVERS["backmarket"].simulator(TOKEN, seed=11) as up:
+        down = DRIVERS["refurbed"].simulator(TOKEN, seed=11).start()
+        reachable = add_marketplace(engine, up, "bm-up", "RECONCILE_TEST_TOKEN", settings=SETTINGS)
+        add_marketplace(engine, down, "rb-down", "RECONCILE_TEST_TOKEN", kind="refurbed", settings=SETTINGS)
+        stock.seed_stock(engine, up.world.catalogue(), ["bm-up"])
+        stock.push_stock(engine, adapter_for)
+        down.stop()
+        sku = _skus(reachable)[0]
+        Drift("backmarket", up.world).edit(sku, 0)
+
+        reports = {r.marketplace: r for r in reconcile(engine, adapter_for, catch_up=catch_up(engine))}
+
+        assert "cannot reach Refurbed" in reports["rb-down"].stopped
+        assert reports["bm-up"].stopped is None and reports["bm-up"].corrected == 1
+        assert up.world.listing_quantity(sku) == _computed(reachable)[sku] > 0

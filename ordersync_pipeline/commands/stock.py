@@ -43,4 +43,7 @@ def reconcile(marketplace: str | None = None, dry_run: bool = False, database: O
             marketplace = find_marketplace(conn, marketplace).code  # an unknown one is a one-line error
     reports = Launcher(dagster_instance(), database).reconcile(marketplace, dry_run)
     console.print_reconciliation(reports)
-    return 0
+    for report in reports:
+        if report.stopped:
+            console.error(f"{report.marketplace}: reconciliation stopped: {report.stopped}")
+    return 1 if any(r.stopped for r in reports) else 0

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, delete, select, update
 from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import listings_pending_raise, marketplace_stock, marketplaces, utcnow
 from ordersync_pipeline.marketplaces.backmarket.pacing import account_key, shared_file_setting
-from ordersync_pipeline.marketplaces.base import ListingKind, ListingPage, MarketplaceAdapter
+from ordersync_pipeline.marketplaces.base import ListingKind, ListingPage, MarketplaceAdapter, MarketplaceError
 from ordersync_pipeline.marketplaces.pacing_store import bucket_for, shared_store
 from ordersync_pipeline.stock.push import Listing, listings_to_push, push_stock
 
@@ -112,6 +112,8 @@ class ReconcileReport:
     #: every listing not in line (up to ``MAX_NAMED`` of each verdict), with what was done
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: why this marketplace could not be reconciled (unreachable, refused the token...), if so
+    stopped: str | None = None
 
     @property
     def still_drifted(self) -> list[Finding]:
@@ -181,6 +183,24 @@ def reconcile_marketplace(
     catch_up: CatchUp | None = None,
 ) -> ReconcileReport:
     report = ReconcileReport(marketplace=row.code, dry_run=dry_run)
+    try:
+        _reconcile(engine, row, adapter_for, dry_run, catch_up, report)
+    except MarketplaceError as exc:
+        # This marketplace stops here, the others go on; what it did so far stands.
+        report.stopped = str(exc)
+        report.complete = False
+        log.warning("%s: reconciliation stopped: %s", row.code, exc)
+    return report
+
+
+def _reconcile(
+    engine: Engine,
+    row: Any,
+    adapter_for: Callable[[Any], MarketplaceAdapter],
+    dry_run: bool,
+    catch_up: CatchUp | None,
+    report: ReconcileReport,
+) -> None:
     syncing = catch_up is not None and not dry_run
     if syncing:
         catch_up(row)
@@ -188,8 +208,10 @@ def reconcile_marketplace(
     try:
         held = _Held(listings_to_push(engine, [row.id]))
         seen = _read(adapter.iter_listings(), held, report)
+        report.read = len(seen.observed) + len(seen.unknown)
+        report.complete = seen.complete
         if not held.listings and not seen.observed and not seen.unknown:
-            return report
+            return
         to_lower, below = _compare(held, seen, report)
         confirmed, pending = _confirm(engine, row, adapter, below, catch_up if syncing else None, report)
         # Lowered first: when the budget runs short, the listings that may oversell go out.
@@ -201,7 +223,6 @@ def reconcile_marketplace(
         _findings(report, held, seen, corrections, pending, actions)
     finally:
         adapter.close()
-    return report
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -231,22 +252,24 @@ class _Seen:
     observed: dict[int, tuple[int, str]] = field(default_factory=dict)
     #: the marketplace's id -> (sku, quantity, name) of listings ordersync does not hold
     unknown: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    complete: bool = True
+    errors: list[str] = field(default_factory=list)
 
 
 def _read(pages: Iterator[ListingPage], held: _Held, report: ReconcileReport) -> _Seen:
     """Every page compared with what ordersync holds, and let go; a listing read twice (a
-    re-reading after a shift) keeps its latest quantity."""
+    re-reading after a shift) keeps its latest quantity. Errors of the pages go to ``report``."""
     seen = _Seen()
     for page in pages:
-        report.complete &= not page.incomplete
-        report.errors.extend(page.errors)
+        seen.complete &= not page.incomplete
+        seen.errors.extend(page.errors)
         for listing in page.listings:
             mine = held.match(listing.ids, listing.sku)
             if mine is None:
                 seen.unknown[listing.ids[0]] = (listing.sku, listing.quantity, listing.name)
             else:
                 seen.observed[mine.id] = (listing.quantity, listing.name)
-    report.read = len(seen.observed) + len(seen.unknown)
+    report.errors.extend(seen.errors)
     return seen
 
 
@@ -291,7 +314,7 @@ def _confirm(
         current = {x.id: x for x in listings_to_push(engine, [row.id])}
         again = _Held([current.get(x.id, x) for x, _ in ripe])
         refs = [(x.listing_kind, x.listing_ref) for x, _ in ripe]
-        seen = _read(adapter.read_listings(refs), again, _scratch(row))
+        seen = _read(adapter.read_listings(refs), again, report)
         for listing, first in ripe:
             now_computed = current.get(listing.id)
             second = seen.observed.get(listing.id, (None, ""))[0]
@@ -369,10 +392,6 @@ def _keep_pending(
         )
 
 
-def _scratch(row: Any) -> ReconcileReport:
-    return ReconcileReport(marketplace=row.code)
-
-
 # -- correcting ------------------------------------------------------------------------------
 
 
@@ -412,9 +431,7 @@ def _correct(
         actions[x.id] = Action.FAILED
     report.failed = len(chosen) - len(confirmed)
     # Read them again: a push can be answered and not applied.
-    shown = _read(
-        adapter.read_listings([(x.listing_kind, x.listing_ref) for x in confirmed]), _Held(confirmed), _scratch(row)
-    )
+    shown = _read(adapter.read_listings([(x.listing_kind, x.listing_ref) for x in confirmed]), _Held(confirmed), report)
     listed = {x.id: quantity for x, quantity in corrections}
     for x in confirmed:
         quantity = shown.observed.get(x.id, (None, ""))[0]
