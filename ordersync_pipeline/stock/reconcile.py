@@ -137,8 +137,16 @@ class CorrectionBudget:
         self._key = key
 
     def take(self) -> bool:
-        # A zero timeout rather than blocking=False: the file store's lock takes no non-blocking flag.
-        return self._limiter is None or bool(self._limiter.try_acquire(self._key, blocking=True, timeout=0))
+        # A short timeout rather than blocking=False, which the file store's lock does not take
+        # (and a zero timeout, which it sometimes misses); a budget spent answers within it.
+        return self._limiter is None or bool(self._limiter.try_acquire(self._key, blocking=True, timeout=0.5))
+
+    def allow(self, wanted: int) -> int:
+        """How many of ``wanted`` corrections may go now: permits taken until the first refused."""
+        taken = 0
+        while taken < wanted and self.take():
+            taken += 1
+        return taken
 
     @classmethod
     def for_marketplace(cls, row: Any, adapter: MarketplaceAdapter) -> CorrectionBudget:
@@ -406,7 +414,7 @@ def _correct(
     """Push the computed quantity of each listing to correct, lowered ones first, as many as the
     budget allows; then read the pushed ones again. Returns what was done to each."""
     budget = CorrectionBudget.for_marketplace(row, adapter)
-    chosen = [x for x, _ in corrections if budget.take()]
+    chosen = [x for x, _ in corrections[: budget.allow(len(corrections))]]
     actions: dict[int, Action] = {x.id: Action.DEFERRED for x, _ in corrections}
     report.deferred = len(corrections) - len(chosen)
     if not chosen:
