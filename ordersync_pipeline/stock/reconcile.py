@@ -356,13 +356,19 @@ def _pending_readings(engine: Engine, ids: list[int]) -> dict[int, tuple[int, da
     if not ids:
         return {}
     table = listings_pending_raise
+    query = select(table.c.marketplace_stock_id, table.c.listed_quantity, table.c.first_seen_at)
+    readings: dict[int, tuple[int, datetime]] = {}
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.marketplace_stock_id, table.c.listed_quantity, table.c.first_seen_at).where(
-                table.c.marketplace_stock_id.in_(ids)
-            )
-        ).all()
-    return {r.marketplace_stock_id: (r.listed_quantity, r.first_seen_at) for r in rows}
+        for part in _chunks(ids):
+            for r in conn.execute(query.where(table.c.marketplace_stock_id.in_(part))):
+                readings[r.marketplace_stock_id] = (r.listed_quantity, r.first_seen_at)
+    return readings
+
+
+def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
+    """``ids`` a thousand at a time: a statement's bound parameters are limited (SQLite)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _keep_pending(
@@ -387,10 +393,8 @@ def _keep_pending(
     ]
     mine = select(marketplace_stock.c.id).where(marketplace_stock.c.marketplace_id == row.id)
     with engine.begin() as conn:
-        gone = delete(table).where(table.c.marketplace_stock_id.in_(mine))
-        if rows:
-            gone = gone.where(table.c.marketplace_stock_id.not_in([r["marketplace_stock_id"] for r in rows]))
-        conn.execute(gone)
+        # The marketplace's readings replaced by this one's: the kept first readings are in ``rows``.
+        conn.execute(delete(table).where(table.c.marketplace_stock_id.in_(mine)))
         upsert(
             conn,
             table,
@@ -423,17 +427,15 @@ def _correct(
     # The ordinary push sends a listing whose computed quantity differs from the one last
     # confirmed: forgetting the confirmed one makes it send these, and nothing else changes.
     with engine.begin() as conn:
-        conn.execute(update(marketplace_stock).where(marketplace_stock.c.id.in_(ids)).values(pushed_quantity=None))
+        for part in _chunks(ids):
+            conn.execute(update(marketplace_stock).where(marketplace_stock.c.id.in_(part)).values(pushed_quantity=None))
     push = push_stock(engine, adapter_for, [row.id])
     report.errors.extend(push.errors)
+    pushed: dict[int, int | None] = {}
     with engine.connect() as conn:
-        pushed = dict(
-            conn.execute(
-                select(marketplace_stock.c.id, marketplace_stock.c.pushed_quantity).where(
-                    marketplace_stock.c.id.in_(ids)
-                )
-            ).all()
-        )
+        for part in _chunks(ids):
+            query = select(marketplace_stock.c.id, marketplace_stock.c.pushed_quantity)
+            pushed.update(conn.execute(query.where(marketplace_stock.c.id.in_(part))).tuples().all())
     confirmed = [x for x in chosen if pushed.get(x.id) is not None]
     for x in chosen:
         actions[x.id] = Action.FAILED

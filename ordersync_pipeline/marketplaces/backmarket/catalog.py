@@ -80,6 +80,9 @@ class ListingReader:
     def __init__(self, client: BackMarketClient, config: MarketplaceConfig, rereads: int) -> None:
         self.code = config.code
         self.client = client.reads_paced_by(catalog_pacer(config, client.pacer))
+        # The catalog's budget is about 2 requests a second: pages fetched one at a time land in the
+        # order their permits were taken, where threads held up unevenly could bunch them past it.
+        self.client.concurrency = max(1, int((config.settings or {}).get("catalog_concurrency", 1)))
         self._pager = Pager(self.client, config.code, rereads)
         #: pages the last full reading took: re-reading a few listings one by one is worth it
         #: only while they are fewer than that
