@@ -21,8 +21,8 @@ _MIGRATION_LOCK_ID = 7_261_001
 
 
 def json_text(value: object) -> str:
-    """How JSON columns are written: orjson, compact. A full sync writes an event payload per
-    change, and ``json.dumps`` of them was a measurable share of its time."""
+    """Write a JSON column's value with orjson, compact: a full sync writes an event payload per
+    change, and the standard library's encoder is the slower one."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 

@@ -2,9 +2,10 @@
 
 Bulk writes on Postgres go through a temporary table (``StagedRows``, ``merge``): the rows are
 loaded into it by ``COPY``, the cheapest way in, then one ``INSERT ... SELECT ... ON CONFLICT``
-moves them into the real table. Sending them as multi-row ``VALUES`` costs several times more on
-both sides. Rows known to be new can be loaded by ``COPY`` straight into their table
-(``StagedRows.copy_into_table``). SQLite, in this process, takes them in one ``executemany``.
+moves them into the real table; multi-row ``VALUES`` cost more to render, send and parse. Rows
+known to be new can be loaded by ``COPY`` straight into their table (``StagedRows.copy_into_table``).
+SQLite, in this process, takes them in one ``executemany``. Each bulk write tells ``planner_stats``
+how many rows it wrote, so that the tables a long run grows are analyzed as they grow.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, any_,
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ordersync_pipeline.db.planner_stats import rows_written
 
 
 def insert_for(conn: Connection, table: Table):
@@ -42,7 +45,7 @@ def upsert(
 
 
 #: the name of a staging table is this and its table's name
-STAGE_PREFIX = "ordersync_stage_"
+_STAGE_PREFIX = "ordersync_stage_"
 
 
 class StagedRows:
@@ -87,7 +90,7 @@ class StagedRows:
         rollback takes it away too."""
         names, lines = self._copy_input(parent_ids)
         stage = Table(
-            STAGE_PREFIX + self.table.name,
+            _STAGE_PREFIX + self.table.name,
             MetaData(),
             *(Column(name, self.table.c[name].type) for name in names),
             prefixes=["TEMPORARY"],
@@ -106,6 +109,7 @@ class StagedRows:
             names = ["id", *names]
             lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
         _copy(conn, self.table.name, names, lines)
+        rows_written(conn, self.table.name, self.count)
 
     def _copy_input(self, parent_ids: dict[str, int] | None) -> tuple[list[str], list[str]]:
         """The columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
@@ -149,6 +153,7 @@ def merge(
     written = list(result) if returning else result.rowcount
     if stage is not None:
         stage.drop(conn)
+    rows_written(conn, staged.table.name, staged.count)
     return written
 
 
@@ -167,6 +172,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name == "postgresql":
         columns = list(rows[0])
         _copy(conn, table.name, columns, _copy_lines(conn.dialect, table, columns, rows))
+        rows_written(conn, table.name, len(rows))
         return
     conn.execute(table.insert(), list(rows))
 
@@ -188,17 +194,13 @@ def _q(name: str) -> str:
 def _copy(conn: Connection, target: str, columns: Sequence[str], lines: Sequence[str]) -> None:
     """``COPY target (columns) FROM STDIN`` with ``lines``, sent in one piece. The driver reads its
     input in 8 kB pieces by default, each needing the GIL: on a writer thread beside a busy one,
-    every piece waits for it while the server waits for the piece.
-
-    ``COPY`` goes to the driver's cursor, past SQLAlchemy: its cursor events are fired around it,
-    so that what listens to them (statement counts, tracing) sees it like any other statement."""
+    every piece waits for it while the server waits for the piece. ``COPY`` goes to the driver's
+    cursor, past SQLAlchemy and its cursor events."""
     data = ("\n".join(lines) + "\n").encode()
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         sql = f"COPY {_q(target)} ({', '.join(_q(c) for c in columns)}) FROM STDIN"
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, None, None, False)
         cursor.copy_expert(sql, io.BytesIO(data), size=max(len(data), 8192))
-        conn.dispatch.after_cursor_execute(conn, cursor, sql, None, None, False)
     finally:
         cursor.close()
 

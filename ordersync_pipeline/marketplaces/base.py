@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -29,7 +29,6 @@ class Status(enum.StrEnum):
 
 
 OPEN_STATUSES = frozenset({Status.PENDING_PAYMENT, Status.PAID, Status.ACCEPTED})
-FINAL_STATUSES = frozenset({Status.SHIPPED, Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
 #: the statuses of an item whose unit has left the seller
 LEFT_STATUSES = frozenset({Status.SHIPPED, Status.RETURNED})
 
@@ -97,6 +96,10 @@ class OrderDocuments:
     delivery_note_url: str | None
     label_url: str | None
     tracking_number: str | None
+
+
+#: an order's document fields (on ``Order`` and ``OrderDocuments`` alike): filled in over time
+DOCUMENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(OrderDocuments))
 
 
 @dataclass(frozen=True)
@@ -268,8 +271,17 @@ class MarketplaceAdapter(abc.ABC):
     #: recent orders that still miss one of them.
     document_fields: tuple[str, ...] = ("delivery_note_url", "label_url")
 
+    #: the most orders this marketplace hands out in one page
+    max_page_size: int = 100
+
     def supports(self, sync_type: SyncType) -> bool:
         return sync_type in self.supported_sync_types
+
+    @classmethod
+    def page_size(cls, requested: int) -> int:
+        """The page size asked of this marketplace for ``requested``: at least 1, at most its
+        ``max_page_size``. The one place a page size is fitted to a marketplace."""
+        return max(1, min(int(requested), cls.max_page_size))
 
     @abc.abstractmethod
     def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
@@ -289,7 +301,10 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def get_order(self, reference: str) -> Order:
-        """One order; raises ``RecordError``-worthy ``ValueError`` if its payload cannot be parsed."""
+        """Read one order by reference; ``ValueError`` if its payload cannot be parsed.
+
+        No sync type needs it (each reads listings); it is for reading back one order a
+        marketplace names on its own, such as one its notification is about."""
 
     @abc.abstractmethod
     def get_documents(self, reference: str) -> OrderDocuments:

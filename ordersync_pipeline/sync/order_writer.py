@@ -37,6 +37,7 @@ from ordersync_pipeline.db.tables import (
     utcnow,
 )
 from ordersync_pipeline.marketplaces.base import (
+    DOCUMENT_FIELDS,
     LEFT_STATUSES,
     OPEN_STATUSES,
     ListedOrder,
@@ -47,10 +48,12 @@ from ordersync_pipeline.marketplaces.base import (
 )
 from ordersync_pipeline.sync import events
 
+# The fields of an order and of an item that the order book keeps: they make its rows, its diff
+# and its fingerprint. Documents (``DOCUMENT_FIELDS``) are filled in over time: an answer without
+# one never clears what is known.
 ORDER_FIELDS = ("status", "marketplace_state", "currency", "total_price", "created_at", "modified_at")
-# Documents are filled in over time; an answer without one never clears what is known.
-DOCUMENT_FIELDS = ("delivery_note_url", "label_url", "tracking_number")
 ITEM_FIELDS = ("sku", "listing_ref", "quantity", "unit_price", "status", "marketplace_state", "shipped_at")
+_ORDER_AND_DOCUMENTS = ORDER_FIELDS + DOCUMENT_FIELDS
 
 
 @dataclass
@@ -94,11 +97,10 @@ def fingerprint(order: Order) -> str:
     """A digest of everything this module stores of ``order``: equal digests, nothing to write.
 
     The fingerprint of an order handed out parsed; one listed unparsed has its payload's digest."""
-    values: list[Any] = [order.reference, order.status, order.marketplace_state, order.currency, order.total_price]
-    values += [order.created_at, order.modified_at, *(getattr(order, name) for name in DOCUMENT_FIELDS)]
+    values: list[Any] = [order.reference, *(getattr(order, name) for name in _ORDER_AND_DOCUMENTS)]
     for item in order.items:
-        values += [item.reference, item.sku, item.listing_ref, item.quantity, item.unit_price, item.status]
-        values += [item.marketplace_state, item.shipped_at]
+        values.append(item.reference)
+        values.extend(getattr(item, name) for name in ITEM_FIELDS)
     text = "\x1f".join(["\x00" if value is None else str(value) for value in values])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
@@ -143,18 +145,14 @@ def shipped_at(item: OrderItem, order: Order, before: Any | None, now) -> Any:
 
 
 def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, digest: str | None) -> dict[str, Any]:
-    row = {
-        "marketplace_id": marketplace_id,
-        "reference": order.reference,
-        "status": str(order.status),
-        "marketplace_state": order.marketplace_state,
-        "currency": order.currency,
-        "total_price": order.total_price,
-        "created_at": utc_naive(order.created_at),
-        "modified_at": utc_naive(order.modified_at),
-        "synced_at": now,
-        "fingerprint": digest,
-    }
+    """Make the order's row: its fields as they are, but its status as text and its times in UTC."""
+    row = {"marketplace_id": marketplace_id, "reference": order.reference}
+    row.update((name, getattr(order, name)) for name in ORDER_FIELDS)
+    row["status"] = str(order.status)
+    row["created_at"] = utc_naive(order.created_at)
+    row["modified_at"] = utc_naive(order.modified_at)
+    row["synced_at"] = now
+    row["fingerprint"] = digest
     for name in DOCUMENT_FIELDS:
         value = getattr(order, name)
         row[name] = value if value is not None else (getattr(existing, name) if existing is not None else None)
@@ -162,21 +160,17 @@ def _order_row(marketplace_id: int, order: Order, existing: Any | None, now, dig
 
 
 def _item_rows(order: Order, accepted_at: dict[str, Any], before: dict[str, Any], now) -> dict[str, dict[str, Any]]:
-    return {
-        item.reference: {
-            "order_reference": order.reference,
-            "reference": item.reference,
-            "sku": item.sku,
-            "listing_ref": item.listing_ref,
-            "quantity": item.quantity,
-            "unit_price": item.unit_price,
-            "status": str(item.status),
-            "marketplace_state": item.marketplace_state,
-            "accepted_at": accepted_at.get(item.reference),
-            "shipped_at": shipped_at(item, order, before.get(item.reference), now),
-        }
-        for item in order.items
-    }
+    """Make the items' rows, by reference: their fields as they are, but the status as text, when
+    the unit left as stored (``shipped_at``) and when ordersync accepted the item."""
+    rows = {}
+    for item in order.items:
+        row = {"order_reference": order.reference, "reference": item.reference}
+        row.update((name, getattr(item, name)) for name in ITEM_FIELDS)
+        row["status"] = str(item.status)
+        row["shipped_at"] = shipped_at(item, order, before.get(item.reference), now)
+        row["accepted_at"] = accepted_at.get(item.reference)
+        rows[item.reference] = row
+    return rows
 
 
 def _differs(row: dict[str, Any], existing: Any, names: Iterable[str]) -> bool:
@@ -324,7 +318,7 @@ def prepare_orders(
         ]
         if before is None:
             result.created += 1
-        elif changed_items or _differs(row, before, ORDER_FIELDS + DOCUMENT_FIELDS):
+        elif changed_items or _differs(row, before, _ORDER_AND_DOCUMENTS):
             result.updated += 1
         else:
             result.unchanged += 1
@@ -380,7 +374,7 @@ def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
 
 def _insert_new(conn: Connection, prepared: PreparedBatch) -> bool:
     """Load a batch of new orders, their items and events straight into their tables (Postgres),
-    the way the bulk-load floor does, instead of through temporary tables and ``ON CONFLICT``.
+    instead of through temporary tables and ``ON CONFLICT``.
     False, with nothing written, if one of them is there already (another sync stored it since
     the batch was read): the batch is then merged as usual."""
     ids = _next_ids(conn, "orders", len(prepared.new_orders))
@@ -399,9 +393,8 @@ def _insert_new(conn: Connection, prepared: PreparedBatch) -> bool:
 
 
 def _next_ids(conn: Connection, table: str, count: int) -> list[int]:
-    """``count`` ids from the sequence of ``table``'s id (Postgres), in one statement, as one array
-    (a row per id cost more to read than to make). The sequence is looked up once: looked up for
-    each id, finding it cost eight times what taking the ids does."""
+    """Take ``count`` ids from the sequence of ``table``'s id (Postgres) in one statement, as one
+    array rather than a row per id; the sequence is looked up once, not for each id."""
     if not count:
         return []
     return conn.execute(NEXT_IDS, {"table": table, "count": count}).scalar_one()

@@ -16,9 +16,7 @@ from ordersync_pipeline.db.tables import (
     sync_errors,
     utc_naive,
 )
-from ordersync_pipeline.marketplaces.base import OPEN_STATUSES, Status
-
-DOCUMENTS = ("delivery_note_url", "label_url", "tracking_number")
+from ordersync_pipeline.marketplaces.base import DOCUMENT_FIELDS, OPEN_STATUSES, Status
 
 
 def incomplete_orders(conn: Connection, marketplace_id: int, document_fields: Sequence[str], days_back: int) -> list:
@@ -29,7 +27,7 @@ def incomplete_orders(conn: Connection, marketplace_id: int, document_fields: Se
     """
     since = utc_naive(datetime.now(UTC) - timedelta(days=days_back))
     query = (
-        select(orders.c.id, orders.c.reference, *(orders.c[name] for name in DOCUMENTS))
+        select(orders.c.id, orders.c.reference, *(orders.c[name] for name in DOCUMENT_FIELDS))
         .where(
             orders.c.marketplace_id == marketplace_id,
             orders.c.created_at >= since,

@@ -202,6 +202,7 @@ def _json_safe(value: Any) -> Any:
 
 
 class BackMarketAdapter(MarketplaceAdapter):
+    max_page_size = MAX_PAGE_SIZE
     accepted_state = str(ACCEPT_STATE)
     accepted_order_state = "3"  # all lines accepted, to ship
 
@@ -217,7 +218,7 @@ class BackMarketAdapter(MarketplaceAdapter):
     # -- orders ---------------------------------------------------------------------------------
 
     def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
-        params = {"state": 1, "page-size": _page_size(page_size)}
+        params = {"state": 1, "page-size": self.page_size(page_size)}
         yield from self._order_pages(params, unparsed)
 
     def iter_modified_orders(
@@ -227,7 +228,7 @@ class BackMarketAdapter(MarketplaceAdapter):
         # Fractions of a second are dropped (rounding down): the filter is "on or after", so the
         # window can only widen.
         stamp = as_utc(since).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params = {"date_modification": stamp, "page-size": _page_size(page_size)}
+        params = {"date_modification": stamp, "page-size": self.page_size(page_size)}
         yield from self._order_pages(params, unparsed)
 
     def _order_pages(self, params: dict[str, Any], unparsed: bool) -> Iterator[Page]:
@@ -419,10 +420,6 @@ def _keys(results: list[Any], key: str = "order_id") -> tuple[str, ...] | None:
     """The ids of a page's records, for checking the listing; None if one has none."""
     keys = tuple(_reference(raw, key) for raw in results)
     return None if None in keys else keys  # type: ignore[return-value]
-
-
-def _page_size(page_size: int) -> int:
-    return max(1, min(int(page_size), MAX_PAGE_SIZE))
 
 
 def _order_id(reference: str) -> int:

@@ -117,6 +117,7 @@ def parse_order(raw: Any) -> Order:
 class RefurbedAdapter(MarketplaceAdapter):
     supported_sync_types = frozenset({SyncType.NEW, SyncType.MODIFIED, SyncType.INCOMPLETE})
     document_fields = ("tracking_number",)
+    max_page_size = MAX_PAGE_SIZE
     accepted_state = ACCEPTED
     accepted_order_state = ACCEPTED
     listing_kinds = frozenset({ListingKind.ID, ListingKind.SKU})
@@ -283,7 +284,7 @@ class RefurbedAdapter(MarketplaceAdapter):
 
     def _order_pages(self, filter_: dict[str, Any], page_size: int) -> Iterator[Page]:
         """ListOrders page by page, sorted by id, each page starting after the last id of the one before."""
-        limit = max(1, min(int(page_size), MAX_PAGE_SIZE))
+        limit = self.page_size(page_size)
         after: str | None = None
         while True:
             pagination: dict[str, Any] = {"limit": limit}
