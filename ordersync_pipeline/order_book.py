@@ -69,11 +69,11 @@ class OrderBook:
         return engine
 
     def reader(self) -> Engine:
-        """The engine as it is: nothing migrated, nothing written."""
+        """Return the engine as it is: nothing migrated, nothing written."""
         return shared_engine(self.database_url)
 
     def marketplaces(self) -> list[ActiveMarketplace]:
-        """The active marketplaces, read only: the file's (with the ids the rows have already), or,
+        """Read the active marketplaces: the file's (with the ids the rows have already), or,
         when the file is not applied, the rows'."""
         with self.reader().connect() as conn:
             rows = marketplace_rows(conn)
@@ -85,7 +85,7 @@ class OrderBook:
 
 
 def marketplace_rows(conn: Connection) -> list[ActiveMarketplace]:
-    """The active ``marketplaces`` rows; none while the database has not been migrated."""
+    """Read the active ``marketplaces`` rows; none while the database has not been migrated."""
     if not inspect(conn).has_table("marketplaces"):
         return []
     return [ActiveMarketplace(row.code, row.kind, row.id) for row in list_marketplaces(conn)]

@@ -25,7 +25,7 @@ from ordersync_pipeline.db.planner_stats import rows_written
 
 
 def insert_for(conn: Connection, table: Table):
-    """An INSERT that knows ``ON CONFLICT`` on the connection's database (Postgres or SQLite)."""
+    """Start an INSERT that knows ``ON CONFLICT`` on the connection's database (Postgres or SQLite)."""
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
@@ -36,7 +36,7 @@ def upsert(
     conflict: Sequence[str],
     update: Sequence[str],
 ) -> None:
-    """One statement for all ``rows``: insert, or on a ``conflict`` update the ``update`` columns."""
+    """Insert ``rows`` in one statement, or on a ``conflict`` update the ``update`` columns."""
     if not rows:
         return
     stmt = insert_for(conn, table)
@@ -75,18 +75,18 @@ class StagedRows:
             self._rows = [{c: row[c] for c in self.columns} for row in rows] if key else list(rows)
 
     def parents(self, parent_ids: dict[str, int] | None) -> list[int] | None:
-        """Each row's parent id, taken from ``parent_ids`` by the row's key (None without a parent)."""
+        """Give each row's parent id, taken from ``parent_ids`` by the row's key (None without a parent)."""
         return None if self._keys is None else [(parent_ids or {})[key] for key in self._keys]
 
     def rows(self, parent_ids: dict[str, int] | None = None) -> list[dict[str, Any]]:
-        """The rows as dicts, with their parent's id (SQLite, which takes them as they are)."""
+        """Give the rows as dicts, with their parent's id (SQLite, which takes them as they are)."""
         ids = self.parents(parent_ids)
         if ids is None:
             return self._rows
         return [row | {self._parent_column: i} for i, row in zip(ids, self._rows, strict=True)]
 
     def load(self, conn: Connection, parent_ids: dict[str, int] | None = None) -> Table:
-        """The rows in a new temporary table, by ``COPY`` (Postgres). The caller drops it; a
+        """Load the rows into a new temporary table by ``COPY`` (Postgres). The caller drops it; a
         rollback takes it away too."""
         names, lines = self._copy_input(parent_ids)
         stage = Table(
@@ -112,7 +112,7 @@ class StagedRows:
         rows_written(conn, self.table.name, self.count)
 
     def _copy_input(self, parent_ids: dict[str, int] | None) -> tuple[list[str], list[str]]:
-        """The columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
+        """Give the columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
         names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
         lines = self._lines or []
         parents = self.parents(parent_ids)
@@ -206,7 +206,7 @@ def _copy(conn: Connection, target: str, columns: Sequence[str], lines: Sequence
 
 
 def _copy_lines(dialect: Any, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> list[str]:
-    """The rows in COPY's text format, a line each, each value as the column's type would bind it.
+    """Write the rows in COPY's text format, a line each, each value as the column's type would bind it.
 
     Made a column at a time (hundreds of thousands of values go through here): each column's
     values become text in one comprehension, and the lines are joined from the columns."""
@@ -215,7 +215,7 @@ def _copy_lines(dialect: Any, table: Table, columns: list[str], rows: Sequence[d
 
 
 def _column_text(column: Column, dialect: Any, values: list[Any]) -> list[str]:
-    """A column's values in COPY's text format: the plain types directly, the others through the
+    """Write a column's values in COPY's text format: the plain types directly, the others through the
     type's bind processor. A column of text is searched once, all of it, for a character COPY
     treats specially: nearly always there is none, and nothing is escaped value by value."""
     process = column.type._cached_bind_processor(dialect)

@@ -59,7 +59,7 @@ class Money(TypeDecorator):
 
 
 def utc_naive(value: datetime | None) -> datetime | None:
-    """A datetime as stored: UTC, without tzinfo, to the microsecond."""
+    """Turn a datetime into what is stored: UTC, without tzinfo, to the microsecond."""
     if value is None:
         return None
     if value.tzinfo is not None:

@@ -27,15 +27,15 @@ class OrdersyncDatabase(ConfigurableResource):
         return OrderBook(self.url, self.config_path, self.apply_config)
 
     def engine(self) -> Engine:
-        """The engine of a run: the database migrated, its ``marketplaces`` matching the file."""
+        """Open the order book for a run: the database migrated, its ``marketplaces`` matching the file."""
         return self.order_book.open()
 
     def reader(self) -> Engine:
-        """The engine of an evaluation: the database as it is."""
+        """Return the engine for an evaluation: the database as it is."""
         return self.order_book.reader()
 
     def marketplaces(self) -> list[ActiveMarketplace]:
-        """The active marketplaces, read without migrating or writing anything."""
+        """Read the active marketplaces without migrating or writing anything."""
         return self.order_book.marketplaces()
 
 

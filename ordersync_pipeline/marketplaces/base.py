@@ -217,7 +217,7 @@ class ConnectionCheck:
 
     @property
     def clock_skew(self) -> timedelta | None:
-        """How far the marketplace's clock is ahead of ours (negative: behind)."""
+        """Say how far the marketplace's clock is ahead of ours (negative: behind)."""
         return None if self.server_time is None else self.server_time - self.local_time
 
 
@@ -279,13 +279,13 @@ class MarketplaceAdapter(abc.ABC):
 
     @classmethod
     def page_size(cls, requested: int) -> int:
-        """The page size asked of this marketplace for ``requested``: at least 1, at most its
+        """Fit ``requested`` to this marketplace: at least 1, at most its
         ``max_page_size``. The one place a page size is fitted to a marketplace."""
         return max(1, min(int(requested), cls.max_page_size))
 
     @abc.abstractmethod
     def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
-        """Orders waiting for the seller (paid, lines to accept), page by page.
+        """Read the orders waiting for the seller (paid, lines to accept), page by page.
 
         With ``unparsed``, an adapter may hand orders out as ``Page.listed`` (read on demand)."""
 
@@ -297,7 +297,7 @@ class MarketplaceAdapter(abc.ABC):
     def iter_modified_orders(
         self, since: datetime, page_size: int, open_references: Sequence[str] = (), *, unparsed: bool = False
     ) -> Iterator[Page]:
-        """Orders that may have changed on or after ``since``, page by page (``unparsed``: as above)."""
+        """Read the orders that may have changed on or after ``since``, page by page (``unparsed``: as above)."""
 
     @abc.abstractmethod
     def get_order(self, reference: str) -> Order:
@@ -308,7 +308,7 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def get_documents(self, reference: str) -> OrderDocuments:
-        """The delivery note, label and tracking the marketplace has for an order now."""
+        """Read the delivery note, label and tracking the marketplace has for an order now."""
 
     @abc.abstractmethod
     def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
@@ -322,7 +322,7 @@ class MarketplaceAdapter(abc.ABC):
         return [self.accept_items(order, items) for order, items in waiting]
 
     def accepted(self, order: Order, accepted_refs: set[str]) -> Order:
-        """The order as it stands once ``accepted_refs`` were accepted (without asking again)."""
+        """Give the order as it stands once ``accepted_refs`` were accepted (without asking again)."""
         items = [
             replace(i, status=Status.ACCEPTED, marketplace_state=self.accepted_state)
             if i.reference in accepted_refs
@@ -356,7 +356,7 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def check_connection(self) -> ConnectionCheck:
-        """One cheap read that needs the token, paced and retried like any other request.
+        """Make one cheap read that needs the token, paced and retried like any other request.
 
         Raises ``AuthenticationError`` if the token is refused, ``MarketplaceError`` if the
         marketplace cannot be reached or answers with an error."""

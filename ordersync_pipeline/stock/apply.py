@@ -264,7 +264,7 @@ def lock_inventory(conn: Connection, skus: list[str], also: Select | None = None
 
 
 def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
-    """Units held by ``locked`` locks, per SKU of ``skus``: summed by the database, because a busy
+    """Sum the units held by ``locked`` locks, per SKU of ``skus``: summed by the database, because a busy
     SKU has thousands of open locks and a batch needs only their total."""
     if not skus:
         return {}
@@ -277,7 +277,7 @@ def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
 
 
 def load_locks(conn: Connection, skus: list[str], item_ids: list[int]) -> dict[int, Lock]:
-    """The locks of ``item_ids`` and every ``short`` lock of ``skus``, by order item id.
+    """Read the locks of ``item_ids`` and every ``short`` lock of ``skus``, by order item id.
 
     ``short`` locks are the ones a freed unit may go to; ``locked`` ones of other items only
     count by their units (``locked_units``)."""

@@ -95,7 +95,7 @@ _REQUIRED = object()
 
 
 def _count(text: str | None, what: str, default: Any = _REQUIRED) -> int | None:
-    """A count from a cell: an integer >= 0; an empty cell is ``default``, or an error without one."""
+    """Read a count from a cell: an integer >= 0; an empty cell is ``default``, or an error without one."""
     text = (text or "").strip()
     if not text:
         if default is _REQUIRED:
@@ -151,7 +151,7 @@ def import_stock(engine: Engine, csv_path: str | Path, counted_at: datetime | No
 
 
 def count_time(counted_at: datetime | None) -> datetime:
-    """A count time as stored (naive UTC; naive means UTC); now if None. Never in the future:
+    """Turn a count time into what is stored (naive UTC; naive means UTC); now if None. Never in the future:
     a count dated later than it was taken would keep the units shipped since on the shelf."""
     now = utcnow()
     if counted_at is None:
@@ -178,7 +178,7 @@ def _listing_codes(header: list[str], report: ImportReport) -> list[str]:
 
 
 def _code(column: str) -> str | None:
-    """The marketplace code of a listing column, or None for another column."""
+    """Find the marketplace code of a listing column, or None for another column."""
     for prefix in LISTING_COLUMNS:
         if column.startswith(prefix):
             return column[len(prefix) :]
@@ -283,7 +283,7 @@ def _write(
     report: ImportReport,
     counted_at,
 ) -> None:
-    """The counts and listings in one transaction, a fixed number of statements, then freed
+    """Write the counts and listings in one transaction, a fixed number of statements, then freed
     units given to waiting orders.
 
     The SKUs' inventory rows are locked first (in SKU order, like every writer of inventory, so
@@ -316,7 +316,7 @@ def _write(
 
 
 def units_left_since(conn: Connection, skus: list[str], counted_at) -> dict[str, int]:
-    """Units of ``skus`` whose locks are consumed and that left at or after ``counted_at``: they
+    """Count the units of ``skus`` whose locks are consumed and that left at or after ``counted_at``: they
     were on the shelf when it was counted, and already applied as gone. One query, reading only
     the items that left since (by the index on ``shipped_at``)."""
     locks = marketplace_stock_locks

@@ -25,7 +25,7 @@ class Bounds:
     high: int
 
     def field(self, description: str) -> Any:
-        """A pydantic field with this default and these limits (run config, resources)."""
+        """Make a pydantic field with this default and these limits (run config, resources)."""
         return Field(default=self.default, ge=self.low, le=self.high, description=description)
 
 

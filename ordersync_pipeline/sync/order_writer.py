@@ -94,7 +94,7 @@ class PreparedBatch:
 
 
 def fingerprint(order: Order) -> str:
-    """A digest of everything this module stores of ``order``: equal digests, nothing to write.
+    """Digest everything this module stores of ``order``: equal digests, nothing to write.
 
     The fingerprint of an order handed out parsed; one listed unparsed has its payload's digest."""
     values: list[Any] = [order.reference, *(getattr(order, name) for name in _ORDER_AND_DOCUMENTS)]
@@ -106,7 +106,7 @@ def fingerprint(order: Order) -> str:
 
 
 def _stored_fingerprint(order: Order, digest: str) -> str | None:
-    """What an order is stored with: an order with a paid item keeps none, so that it never
+    """Choose the fingerprint an order is stored with: an order with a paid item keeps none, so that it never
     matches and is always read (the new sync must know which of its items it accepted already);
     nor does an order with an open item without a SKU, whose error each sync records again."""
     if any(item.status == Status.PAID or _unstockable(item) for item in order.items):
@@ -132,7 +132,7 @@ def _unstockable_errors(order: Order) -> list[RecordError]:
 
 
 def shipped_at(item: OrderItem, order: Order, before: Any | None, now) -> Any:
-    """When ``item``'s unit left, as stored: the marketplace's time if it gives one, else the time
+    """Say when ``item``'s unit left, as stored: the marketplace's time if it gives one, else the time
     stored already, else, for an item that has left, when the sync first saw it gone (``now``) or,
     if the sync never saw it open, when its order was placed (the earliest it can have left)."""
     if item.shipped_at is not None:
@@ -407,12 +407,12 @@ NEXT_IDS = text(
 
 
 def queue_for_stock(conn: Connection, written: Iterable[tuple[int, int]]) -> None:
-    """The events just written, as (event id, order id), wait for the stock to apply them."""
+    """Queue the events just written, as (event id, order id), for the stock to apply them."""
     insert_rows(conn, pending_order_events, [{"event_id": event, "order_id": order} for event, order in written])
 
 
 def clear_errors(conn: Connection, marketplace_id: int, references: Sequence[str]) -> None:
-    """A good sync of an order clears the errors it had."""
+    """Clear the errors of orders that were just synced well."""
     if references:
         conn.execute(
             delete(sync_errors).where(

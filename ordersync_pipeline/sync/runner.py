@@ -127,7 +127,8 @@ def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
 
 
 def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order | ListedOrder], list[RecordError]]]:
-    """Batches of orders, fetched (and digested or parsed) on a producer thread while the caller writes the last one."""
+    """Hand out batches of orders, fetched (and digested or parsed) on a producer thread while the
+    caller writes the last one."""
     for batch in in_background(_gather(pages, ctx.options.batch_orders)):
         for records in batch.pages:
             ctx.page_seen(records)
@@ -224,7 +225,7 @@ def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
 
 
 def _sync_modified(ctx: _Context) -> None:
-    """Orders changed since the last window (first run: ``first_window`` back)."""
+    """Sync the orders changed since the last window (first run: ``first_window`` back)."""
     window_end = datetime.now(UTC) - ctx.options.lag
     with ctx.engine.connect() as conn:
         cursor = load_cursor(conn, ctx.marketplace.id, SyncType.MODIFIED)
