@@ -28,12 +28,12 @@ from pydantic import ValidationError
 from ordersync_pipeline.marketplaces.backmarket.client import BackMarketClient
 from ordersync_pipeline.marketplaces.backmarket.models import (
     ORDER_STATUS,
+    UNION_TAGS,
     BMCareFolder,
     BMDelivery,
     BMOrder,
     as_utc,
     blank_to_none,
-    describe,
 )
 from ordersync_pipeline.marketplaces.backmarket.paging import DEFAULT_REREADS, Fetched, Pager, envelope_count
 from ordersync_pipeline.marketplaces.base import (
@@ -56,7 +56,7 @@ from ordersync_pipeline.marketplaces.base import (
     StockResult,
     StockUpdate,
 )
-from ordersync_pipeline.marketplaces.parsing import parse_orders
+from ordersync_pipeline.marketplaces.parsing import parse_orders, payload_id, validated
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,7 @@ _ENDED = frozenset({Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
 
 
 def _reference(raw: Any, key: str = "order_id") -> str | None:
-    """The id of a payload, if it has one worth naming, even when the payload is otherwise broken."""
-    if not isinstance(raw, dict):
-        return None
-    value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        return None
-    return str(value).strip() or None
+    return payload_id(raw, key)
 
 
 def order_status(bm: BMOrder) -> Status:
@@ -91,15 +85,9 @@ def order_status(bm: BMOrder) -> Status:
 
 
 def parse_order(raw: Any) -> Order:
-    """One Back Market order as a normalised ``Order``; ``ValueError`` naming the fields if it cannot be."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"order payload is a {type(raw).__name__}, not an object")
-    try:
-        bm = BMOrder.model_validate(raw)
-    except ValidationError as exc:
-        ref = _reference(raw)
-        raise ValueError(f"order {ref or '(no order_id)'}: {describe(exc)}") from None
-    return to_order(bm)
+    """Parse one Back Market order into a normalised ``Order``; ``ValueError`` naming the fields if
+    it cannot be."""
+    return to_order(validated(BMOrder, raw, "order", "order_id", UNION_TAGS))
 
 
 def to_order(bm: BMOrder) -> Order:
@@ -173,12 +161,7 @@ def money_is_exact(raw: dict[str, Any]) -> bool:
 
 
 def parse_care_folder(raw: Any) -> CareRecord:
-    if not isinstance(raw, dict):
-        raise ValueError(f"care folder payload is a {type(raw).__name__}, not an object")
-    try:
-        folder = BMCareFolder.model_validate(raw)
-    except ValidationError as exc:
-        raise ValueError(f"care folder {_reference(raw, 'id') or '(no id)'}: {describe(exc)}") from None
+    folder = validated(BMCareFolder, raw, "care folder", "id", UNION_TAGS)
     return CareRecord(
         care_id=str(folder.id),
         item_reference=str(folder.orderline_id),
