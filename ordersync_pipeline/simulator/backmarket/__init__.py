@@ -7,6 +7,7 @@ with BackMarketSimulator(tokens={"demo-backmarket-token"}, seed=7, orders=20) as
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ordersync_pipeline.simulator.running import RunningSimulator
@@ -34,12 +35,18 @@ class BackMarketSimulator(RunningSimulator):
         arrivals_per_hour: float = 6.0,
         lines_per_order: int | None = None,
         verbose: bool = False,
+        clock_start: datetime | None = None,
     ) -> None:
         self.tokens = set(tokens)
         self.port = port
         self.verbose = verbose
         self.world = World(
-            seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour, lines_per_order=lines_per_order
+            seed=seed,
+            orders=orders,
+            skus=skus,
+            arrivals_per_hour=arrivals_per_hour,
+            lines_per_order=lines_per_order,
+            clock_start=clock_start,
         )
         self.faults = Faults(latency=latency, rate_limit=rate_limit)
 

@@ -52,6 +52,7 @@ class World(WorldQueries):
         *,
         arrivals_per_hour: float = 6.0,
         history_days: int = 42,
+        clock_start: datetime | None = None,
         lines_per_order: int | None = None,
     ) -> None:
         self.seed = seed
@@ -61,6 +62,8 @@ class World(WorldQueries):
         self.skus = skus
         self.arrivals_per_hour = arrivals_per_hour
         self.history_days = history_days
+        #: where the clock starts (default: now); a start in the past runs it behind the real time
+        self.clock_start = clock_start
         self.base_url = "http://127.0.0.1"
         self.lock = threading.RLock()
         self.reset()
@@ -68,10 +71,10 @@ class World(WorldQueries):
     # -- set-up -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the seeded start: same catalogue, same history, clock offset zero."""
+        """Back to the seeded start: same catalogue, same history, the clock at its start."""
         with self.lock:
             self.rng = random.Random(self.seed)
-            self._offset = 0
+            self._offset = 0 if self.clock_start is None else int(self.clock_start.timestamp() - time.time())
             self._last_ts = 0
             self._elapsed = 0
             self._listings: list[Listing] = build_catalogue(self.rng, self.skus)

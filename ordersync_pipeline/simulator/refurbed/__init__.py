@@ -8,6 +8,7 @@ with RefurbedSimulator(tokens={"demo-refurbed-token"}, seed=7, orders=20) as sim
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ordersync_pipeline.simulator.running import RunningSimulator
@@ -34,11 +35,14 @@ class RefurbedSimulator(RunningSimulator):
         *,
         arrivals_per_hour: float = 6.0,
         verbose: bool = False,
+        clock_start: datetime | None = None,
     ) -> None:
         self.tokens = set(tokens)
         self.port = port
         self.verbose = verbose
-        self.world = World(seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour)
+        self.world = World(
+            seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour, clock_start=clock_start
+        )
         self.faults = Faults(latency=latency, rate_limit=rate_limit)
 
 

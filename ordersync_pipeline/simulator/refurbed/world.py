@@ -38,22 +38,25 @@ class World(WorldApi):
         *,
         arrivals_per_hour: float = 6.0,
         history_days: int = 42,
+        clock_start: datetime | None = None,
     ) -> None:
         self.seed = seed
         self.initial_orders = orders
         self.skus = skus
         self.arrivals_per_hour = arrivals_per_hour
         self.history_days = history_days
+        #: where the clock starts (default: now); a start in the past runs it behind the real time
+        self.clock_start = clock_start
         self.lock = threading.RLock()
         self.reset()
 
     # -- set-up -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the seeded start: same offers, same history, clock offset zero."""
+        """Back to the seeded start: same offers, same history, the clock at its start."""
         with self.lock:
             self.rng = random.Random(self.seed)
-            self._offset = 0
+            self._offset = 0 if self.clock_start is None else int(self.clock_start.timestamp() - time.time())
             self._last_ts = 0
             self._elapsed = 0
             # The Back Market simulator's catalogue, drawn from the same seed: both marketplaces
