@@ -12,6 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from typing import Any
 
+from ..base.values import parse_datetime, to_ts
 from .model import (
     INVALID_ARGUMENT,
     ITEM_MOVES,
@@ -22,8 +23,6 @@ from .model import (
     SHIPPED,
     UNIMPLEMENTED,
     ApiError,
-    parse_datetime,
-    to_ts,
 )
 from .payloads import item_payload, offer_payload, order_payload
 
@@ -76,7 +75,7 @@ def _ok(key: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _failed(key: str, exc: ApiError) -> dict[str, Any]:
-    return {"status": exc.body(), key: None}
+    return {"status": exc.answer(), key: None}
 
 
 class WorldApi:
@@ -227,7 +226,7 @@ class WorldApi:
                 item.refunded_cents = item.price_cents
             item.state = state
             order = self._orders[item.order_id]
-            self._touch(order)
+            self.touch(order)
             return {"order_item": item_payload(item, order.country)}
 
     # -- OfferService ---------------------------------------------------------------------------
@@ -264,7 +263,7 @@ class WorldApi:
                 stock = _int64(update["stock"], "stock")
                 if stock < 0:
                     raise _invalid("invalid input offer data: stock must not be negative")
-                offer.stock = stock
+                offer.quantity = stock
                 offer.version += 1
                 self.pushes.append((offer.id, stock))
             return {"offer": offer_payload(offer)}
