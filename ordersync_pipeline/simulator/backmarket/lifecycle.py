@@ -29,14 +29,6 @@ from .model import (
     Order,
 )
 
-# expected events per simulated hour
-RATES = {"cancel_paid": 0.25, "refund_before": 0.15, "refund_after": 0.1, "care_open": 0.3, "care_close": 0.2}
-# (rate, order state, line state, the line's new state, what it counts as)
-MOVES = (
-    ("cancel_paid", ORDER_PAID, LINE_PAID, LINE_CANCELLED, "cancelled"),
-    ("refund_before", ORDER_TO_SHIP, LINE_ACCEPTED, LINE_REFUNDED_BEFORE, "refunded"),
-    ("refund_after", ORDER_SHIPPED, LINE_SHIPPED, LINE_REFUNDED_AFTER, "refunded"),
-)
 LINE_STATE_OF = {
     "new": LINE_NEW,
     "pending": LINE_PENDING,
@@ -77,8 +69,14 @@ class BackMarketLifecycle(Lifecycle):
         "care_opened",
         "care_closed",
     )
+    RATES = {"cancel_paid": 0.25, "refund_before": 0.15, "refund_after": 0.1, "care_open": 0.3, "care_close": 0.2}
+    MOVES = (
+        ("cancel_paid", ORDER_PAID, LINE_PAID, LINE_CANCELLED, "cancelled"),
+        ("refund_before", ORDER_TO_SHIP, LINE_ACCEPTED, LINE_REFUNDED_BEFORE, "refunded"),
+        ("refund_after", ORDER_SHIPPED, LINE_SHIPPED, LINE_REFUNDED_AFTER, "refunded"),
+    )
 
-    def _pick_lines(self, in_stock_only: bool) -> list[tuple[str, int, int]]:
+    def pick_lines(self, in_stock_only: bool) -> list[tuple[str, int, int]]:
         rng = self.rng
         listings = self.world.listings(in_stock_only)
         if not listings:
@@ -122,52 +120,48 @@ class BackMarketLifecycle(Lifecycle):
 
     # -- seeded history -----------------------------------------------------------------------------
 
-    def seed_history(self, count: int) -> None:
-        if count <= 0:
-            return
+    def seed_order(self, now: int, age: int) -> None:
         world, rng = self.world, self.rng
-        now = world.now_ts()
-        for age in self.ages(count):
-            created = now - age
-            specs = self._pick_lines(in_stock_only=False)
-            kind = _scenario(rng, age / HOUR)
-            first_state = LINE_STATE_OF.get(kind, LINE_SHIPPED)
-            other_state = first_state
-            if kind in ("cancelled", "refunded_before"):
-                first_state = LINE_CANCELLED if kind == "cancelled" else LINE_REFUNDED_BEFORE
-                other_state = LINE_SHIPPED
-            paid = min(now, created + rng.randint(60, 1200)) if kind not in ("new", "pending", "not_paid") else None
-            modified = paid or min(now, created + rng.randint(0, 3600))
-            shipped = None
-            if first_state == LINE_SHIPPED or (other_state == LINE_SHIPPED and len(specs) > 1):
-                shipped = min(now, created + rng.randint(DAY, 3 * DAY))
-                modified = shipped
-            states = [first_state] + [other_state] * (len(specs) - 1)
-            lines = [(sku, qty, price, state) for (sku, qty, price), state in zip(specs, states, strict=True)]
-            order = world.new_order(lines, created, country=rng.choice(ORDER_COUNTRIES), customer=self.customer())
-            order.paid = paid
-            if order.state == ORDER_TO_SHIP:
-                order.docs_scheduled = True
-                if now - created > 6 * HOUR or rng.random() < 0.3:
-                    world.issue_documents(order)
-                    self.schedule(rng.randint(30, 600) * MINUTE, "ship", order.order_id)
-                else:
-                    self.schedule_documents(order)
-            elif shipped is not None:
-                world.mark_shipped(order, shipped)
+        created = now - age
+        specs = self.pick_lines(in_stock_only=False)
+        kind = _scenario(rng, age / HOUR)
+        first_state = LINE_STATE_OF.get(kind, LINE_SHIPPED)
+        other_state = first_state
+        if kind in ("cancelled", "refunded_before"):
+            first_state = LINE_CANCELLED if kind == "cancelled" else LINE_REFUNDED_BEFORE
+            other_state = LINE_SHIPPED
+        paid = min(now, created + rng.randint(60, 1200)) if kind not in ("new", "pending", "not_paid") else None
+        modified = paid or min(now, created + rng.randint(0, 3600))
+        shipped = None
+        if first_state == LINE_SHIPPED or (other_state == LINE_SHIPPED and len(specs) > 1):
+            shipped = min(now, created + rng.randint(DAY, 3 * DAY))
+            modified = shipped
+        states = [first_state] + [other_state] * (len(specs) - 1)
+        lines = [(sku, qty, price, state) for (sku, qty, price), state in zip(specs, states, strict=True)]
+        order = world.new_order(lines, created, country=rng.choice(ORDER_COUNTRIES), customer=self.customer())
+        order.paid = paid
+        if order.state == ORDER_TO_SHIP:
+            order.docs_scheduled = True
+            if now - created > 6 * HOUR or rng.random() < 0.3:
                 world.issue_documents(order)
-                shipped_lines = [line for line in order.lines if line.state == LINE_SHIPPED]
-                if shipped_lines and rng.random() < 0.03:
-                    shipped_lines[0].state = LINE_REFUNDED_AFTER
-                    shipped_lines[0].return_reason = 21
-                    modified = min(now, shipped + rng.randint(DAY, 10 * DAY))
-                if shipped_lines and age > 3 * DAY and rng.random() < 0.03:
-                    opened = min(now, shipped + rng.randint(DAY, 5 * DAY))
-                    care_id = world.open_care(shipped_lines[0].id, at=opened)
-                    if rng.random() < 0.5:
-                        world.close_care(care_id, at=min(now, opened + rng.randint(DAY, 4 * DAY)))
-            order.modified = modified
-            self.plan_payment(order)
+                self.schedule(rng.randint(30, 600) * MINUTE, "ship", order.order_id)
+            else:
+                self.schedule_documents(order)
+        elif shipped is not None:
+            world.mark_shipped(order, shipped)
+            world.issue_documents(order)
+            shipped_lines = [line for line in order.lines if line.state == LINE_SHIPPED]
+            if shipped_lines and rng.random() < 0.03:
+                shipped_lines[0].state = LINE_REFUNDED_AFTER
+                shipped_lines[0].return_reason = 21
+                modified = min(now, shipped + rng.randint(DAY, 10 * DAY))
+            if shipped_lines and age > 3 * DAY and rng.random() < 0.03:
+                opened = min(now, shipped + rng.randint(DAY, 5 * DAY))
+                care_id = world.open_care(shipped_lines[0].id, at=opened)
+                if rng.random() < 0.5:
+                    world.close_care(care_id, at=min(now, opened + rng.randint(DAY, 4 * DAY)))
+        order.modified = modified
+        self.plan_payment(order)
 
     # -- one step of time ---------------------------------------------------------------------------
 
@@ -197,10 +191,7 @@ class BackMarketLifecycle(Lifecycle):
     def live(self, seconds: int, done: dict[str, int]) -> None:
         world, rng = self.world, self.rng
         now = world.now_ts()
-        for _ in range(self.count(world.arrivals_per_hour, seconds)):
-            specs = self._pick_lines(in_stock_only=True)
-            if not specs:
-                break
+        for specs in self.arrivals(seconds):
             r = rng.random()
             state = LINE_PAID if r < 0.85 else LINE_PENDING if r < 0.95 else LINE_NEW
             lines = [(sku, qty, price, state) for sku, qty, price in specs]
@@ -211,29 +202,20 @@ class BackMarketLifecycle(Lifecycle):
                 world.take_stock(sku, qty)
             self.plan_payment(order)
             done["arrived"] += 1
-        for rate, order_state, from_state, to_state, counter in MOVES:
-            for _ in range(self.count(RATES[rate], seconds)):
-                picked = self._random_line(order_state, from_state)
-                if picked is not None:
-                    order, line = picked
-                    line.state = to_state
-                    line.return_reason = 1 if to_state != LINE_REFUNDED_AFTER else 21
-                    world.touch(order)
-                    done[counter] += 1
-        for _ in range(self.count(RATES["care_open"], seconds)):
-            picked = self._random_line(ORDER_SHIPPED, LINE_SHIPPED)
+        for order, line, to_state, counter in self.moves(seconds):
+            line.state = to_state
+            line.return_reason = 1 if to_state != LINE_REFUNDED_AFTER else 21
+            world.touch(order)
+            done[counter] += 1
+        for _ in range(self.count(self.RATES["care_open"], seconds)):
+            picked = self.random_line(ORDER_SHIPPED, LINE_SHIPPED)
             if picked is not None and not world.has_care(picked[1].id):
                 world.open_care(picked[1].id, at=now)
                 done["care_opened"] += 1
-        for _ in range(self.count(RATES["care_close"], seconds)):
+        for _ in range(self.count(self.RATES["care_close"], seconds)):
             care_ids = world.care_ids()
             if care_ids:
                 care_id = rng.choice(care_ids)
                 if world.care_is_open(care_id):
                     world.close_care(care_id, at=now)
                     done["care_closed"] += 1
-
-    def _random_line(self, order_state: int, line_state: int) -> tuple[Order, Any] | None:
-        order = self.random_order(order_state)
-        line = next((line for line in order.lines if line.state == line_state), None) if order else None
-        return (order, line) if line is not None else None

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+from ..base.catalogue import Product
 from ..base.server import SimulatorError
 
 # Order states (the seller never sets them: they follow the lines).
@@ -112,17 +112,11 @@ def order_state_for(line_states: list[int]) -> int:
 
 
 @dataclass(slots=True)
-class Listing:
-    listing_id: int
-    uuid: str
-    product_uuid: str
-    backmarket_id: int
-    sku: str
-    title: str
-    brand: str
-    price: Decimal
-    quantity: int
-    grade: str
+class Listing(Product):
+    """A product of the catalogue as Back Market lists it, under its listing and product ids."""
+
+    listing_id: int = 0
+    backmarket_id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {

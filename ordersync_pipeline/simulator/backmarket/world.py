@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from bisect import bisect_left, insort
+from dataclasses import astuple
 from datetime import datetime
 from typing import Any
 
 from ..base.catalogue import Product
-from ..base.values import to_cents, to_ts
+from ..base.values import to_ts
 from ..base.world import SimulatedWorld
 from .data import RESOLUTIONS, carrier
 from .lifecycle import BackMarketLifecycle
@@ -56,20 +57,9 @@ class World(WorldQueries, SimulatedWorld):
     # -- set-up -------------------------------------------------------------------------------
 
     def _listings_of(self, products: list[Product]) -> list[Listing]:
+        # a Listing is a Product with ids: the product's fields first, in their order
         return [
-            Listing(
-                listing_id=4001 + i,
-                uuid=product.uuid,
-                product_uuid=product.product_uuid,
-                backmarket_id=900 + i,
-                sku=product.sku,
-                title=product.title,
-                brand=product.brand,
-                price=product.price,
-                quantity=product.quantity,
-                grade=product.grade,
-            )
-            for i, product in enumerate(products)
+            Listing(*astuple(product), listing_id=4001 + i, backmarket_id=900 + i) for i, product in enumerate(products)
         ]
 
     def _reset(self) -> None:
@@ -160,16 +150,7 @@ class World(WorldQueries, SimulatedWorld):
         with self.lock:
             now = self.clock.now_ts()
             created = to_ts(date_creation) if date_creation is not None else now
-            specs = []
-            for spec in lines:
-                sku = spec["sku"]
-                if sku not in self._by_sku:
-                    raise ValueError(f"unknown sku {sku!r}")
-                line_state = int(spec.get("state", state))
-                if line_state not in LINE_STATES:
-                    raise ValueError(f"unknown orderline state {line_state}")
-                price = spec.get("price", self._by_sku[sku].price)
-                specs.append((sku, int(spec.get("quantity", 1)), to_cents(price), line_state))
+            specs = self._ordered(lines, state, LINE_STATES, "orderline")
             if not specs:
                 raise ValueError("an order needs at least one line")
             if customer is None:
@@ -269,11 +250,8 @@ class World(WorldQueries, SimulatedWorld):
 
     # -- an order that changes between two listing pages -----------------------------------------
 
-    def _lines_of(self, order: Order) -> list[Line]:
+    def lines_of(self, order: Order) -> list[Line]:
         return order.lines
-
-    def _line(self, line_id: int) -> Line:
-        return self._lines[line_id]
 
     def _set_state(self, order_id: int, line_id: int, state: int) -> None:
         self.set_line_state(order_id, line_id, state)

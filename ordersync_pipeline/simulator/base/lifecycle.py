@@ -2,12 +2,13 @@
 
 Everything draws from the world's seeded ``random.Random`` and is timed on the world's clock,
 so the same seed and the same calls give the same states. A marketplace's lifecycle says what
-its orders go through (``seed_history``, ``handle``, ``live``) and when to plan what
+its orders go through (``seed_order``, ``handle``, ``live``) and when to plan what
 (``order_created``, ``order_changed``); it changes the world through the world's methods.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from .world import SimulatedWorld
@@ -20,6 +21,10 @@ DAY = 86400
 class Lifecycle:
     #: what ``step`` counts, in the order ``advance`` reports it
     COUNTS: tuple[str, ...] = ()
+    #: expected events per simulated hour, by name
+    RATES: dict[str, float] = {}
+    #: the random moves ``moves`` draws: (rate name, order state, line state, new line state, count)
+    MOVES: tuple[tuple[str, Any, Any, Any, str], ...] = ()
 
     def __init__(self, world: SimulatedWorld) -> None:
         self.world = world
@@ -30,8 +35,9 @@ class Lifecycle:
 
     # -- what a marketplace's lifecycle says --------------------------------------------------------
 
-    def seed_history(self, count: int) -> None:
-        """``count`` orders created over the past ``history_days``, in states fitting their age."""
+    def seed_order(self, now: int, age: int) -> None:
+        """One order of the seeded history, created ``age`` seconds before ``now``, in a state
+        fitting its age."""
 
     def order_created(self, order: Any) -> None:
         """Plan what comes to an order created through the world's API."""
@@ -47,6 +53,14 @@ class Lifecycle:
         """What ``seconds`` bring unplanned: arrivals, cancellations, returns."""
 
     # -- shared ---------------------------------------------------------------------------------
+
+    def seed_history(self, count: int) -> None:
+        """``count`` orders created over the past ``history_days``, oldest first."""
+        if count <= 0:
+            return
+        now = self.world.now_ts()
+        for age in self.ages(count):
+            self.seed_order(now, age)
 
     def step(self, seconds: int) -> dict[str, int]:
         """Apply ``seconds`` of simulated life (the clock was already moved on)."""
@@ -78,6 +92,35 @@ class Lifecycle:
         """An order in ``state`` drawn at random, or None if there is none."""
         ids = self.world.ids_in_state(state)
         return self.world.order(self.rng.choice(ids)) if ids else None
+
+    def random_line(self, order_state: Any, line_state: Any) -> tuple[Any, Any] | None:
+        """A random order in ``order_state`` and its first line in ``line_state``, if it has one."""
+        order = self.random_order(order_state)
+        if order is None:
+            return None
+        line = next((line for line in self.world.lines_of(order) if line.state == line_state), None)
+        return (order, line) if line is not None else None
+
+    def arrivals(self, seconds: int) -> Iterator[Any]:
+        """What ``pick_lines`` gives for each order arriving in ``seconds``, while stock lasts."""
+        for _ in range(self.count(self.world.arrivals_per_hour, seconds)):
+            picked = self.pick_lines(in_stock_only=True)
+            if not picked:
+                return
+            yield picked
+
+    def pick_lines(self, in_stock_only: bool) -> Any:
+        """The lines of a new order, drawn from the listings (those in stock only, if asked)."""
+        raise NotImplementedError
+
+    def moves(self, seconds: int) -> Iterator[tuple[Any, Any, Any, str]]:
+        """(order, line, the line's new state, what it counts as) of each move of ``MOVES``
+        that ``seconds`` bring; the caller makes it."""
+        for rate, order_state, from_state, to_state, counter in self.MOVES:
+            for _ in range(self.count(self.RATES[rate], seconds)):
+                picked = self.random_line(order_state, from_state)
+                if picked is not None:
+                    yield (*picked, to_state, counter)
 
     def customer(self) -> int:
         return self.rng.randrange(1, 10**7)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .catalogue import Product, build_catalogue
 from .clock import Clock
+from .values import to_cents
 
 
 class SimulatedWorld:
@@ -142,6 +143,22 @@ class SimulatedWorld:
                 raise KeyError(f"no order {order_id}")
             return order
 
+    def _ordered(self, lines: list[dict[str, Any]], state: Any, states: tuple, what: str) -> list[tuple]:
+        """(sku, quantity, price cents, state) of the lines given to ``create_order``: each line's
+        own ``state`` or else ``state``, read as ``states`` are (ints or strings); a line without a
+        price takes its listing's. ``ValueError`` names what is wrong."""
+        specs = []
+        for spec in lines:
+            sku = spec["sku"]
+            if sku not in self._by_sku:
+                raise ValueError(f"unknown sku {sku!r}")
+            line_state = type(states[0])(spec.get("state", state))
+            if line_state not in states:
+                raise ValueError(f"unknown {what} state {line_state!r}")
+            price = to_cents(spec.get("price", self._by_sku[sku].price))
+            specs.append((sku, int(spec.get("quantity", 1)), price, line_state))
+        return specs
+
     def ids_in_state(self, state: Any) -> list[int]:
         """Ids of the orders in ``state``, ascending. Do not mutate the result."""
         with self.lock:
@@ -189,7 +206,7 @@ class SimulatedWorld:
                     (order_id, line.id)
                     for order_id in candidates
                     if order_id in self._orders
-                    for line in self._lines_of(self._orders[order_id])[:1]
+                    for line in self.lines_of(self._orders[order_id])[:1]
                     if line.state in self.NEXT_STATE
                 ]
                 if movable:
@@ -199,13 +216,11 @@ class SimulatedWorld:
     def move_on(self, order_id: int, line_id: int) -> None:
         """Move one line to its usual next state (``NEXT_STATE``)."""
         with self.lock:
-            line = self._line(line_id)
+            line = next(line for line in self.lines_of(self.order(order_id)) if line.id == line_id)
             self._set_state(order_id, line_id, self.NEXT_STATE[line.state])
 
-    def _lines_of(self, order: Any) -> list[Any]:
-        raise NotImplementedError
-
-    def _line(self, line_id: int) -> Any:
+    def lines_of(self, order: Any) -> list[Any]:
+        """The order's lines, each with an ``id`` and a ``state`` (Refurbed's are its items)."""
         raise NotImplementedError
 
     def _set_state(self, order_id: int, line_id: int, state: Any) -> None:

@@ -13,15 +13,6 @@ from .model import ACCEPTED, CANCELLED, NEW, REJECTED, RETURNED, SHIPPED, Order
 
 COUNTRIES = ("DE",) * 6 + ("AT", "AT", "FR", "IT", "NL")
 
-# expected events per simulated hour
-RATES = {"cancel_new": 0.2, "cancel_accepted": 0.1, "return": 0.1}
-# (rate, order state, item state, the item's new state, what it counts as)
-MOVES = (
-    ("cancel_new", "NEW", NEW, CANCELLED, "cancelled"),
-    ("cancel_accepted", "ACCEPTED", ACCEPTED, CANCELLED, "cancelled"),
-    ("return", "SHIPPED", SHIPPED, RETURNED, "returned"),
-)
-
 
 def _scenario(rng: Any, hours: float) -> list[str]:
     """The item states an order of that age is likely to be in (first item, then the others)."""
@@ -40,8 +31,14 @@ def _scenario(rng: Any, hours: float) -> list[str]:
 
 class RefurbedLifecycle(Lifecycle):
     COUNTS = ("arrived", "tracking_urls", "shipped", "cancelled", "returned")
+    RATES = {"cancel_new": 0.2, "cancel_accepted": 0.1, "return": 0.1}
+    MOVES = (
+        ("cancel_new", "NEW", NEW, CANCELLED, "cancelled"),
+        ("cancel_accepted", "ACCEPTED", ACCEPTED, CANCELLED, "cancelled"),
+        ("return", "SHIPPED", SHIPPED, RETURNED, "returned"),
+    )
 
-    def _pick_items(self, in_stock_only: bool) -> list[tuple[str, int]]:
+    def pick_lines(self, in_stock_only: bool) -> list[tuple[str, int]]:
         """(sku, price cents) of one or two units, mostly one."""
         rng = self.rng
         offers = self.world.listings(in_stock_only)
@@ -66,25 +63,21 @@ class RefurbedLifecycle(Lifecycle):
 
     # -- seeded history -----------------------------------------------------------------------------
 
-    def seed_history(self, count: int) -> None:
-        if count <= 0:
-            return
+    def seed_order(self, now: int, age: int) -> None:
         world, rng = self.world, self.rng
-        now = world.now_ts()
-        for age in self.ages(count):
-            specs = self._pick_items(in_stock_only=False)
-            first, other = _scenario(rng, age / HOUR)
-            states = [first] + [other] * (len(specs) - 1)
-            items = [(sku, price, state) for (sku, price), state in zip(specs, states, strict=True)]
-            order = world.new_order(items, now - age, country=rng.choice(COUNTRIES), customer=self.customer())
-            if order.state == "ACCEPTED":
-                order.ship_scheduled = True
-                if age > 6 * HOUR or rng.random() < 0.3:
-                    for item in order.items:
-                        item.tracking_url = world.tracking_url(order.id)
-                    self.schedule(rng.randint(30, 600) * MINUTE, "ship", order.id)
-                else:
-                    self.schedule_shipping(order)
+        specs = self.pick_lines(in_stock_only=False)
+        first, other = _scenario(rng, age / HOUR)
+        states = [first] + [other] * (len(specs) - 1)
+        items = [(sku, price, state) for (sku, price), state in zip(specs, states, strict=True)]
+        order = world.new_order(items, now - age, country=rng.choice(COUNTRIES), customer=self.customer())
+        if order.state == "ACCEPTED":
+            order.ship_scheduled = True
+            if age > 6 * HOUR or rng.random() < 0.3:
+                for item in order.items:
+                    item.tracking_url = world.tracking_url(order.id)
+                self.schedule(rng.randint(30, 600) * MINUTE, "ship", order.id)
+            else:
+                self.schedule_shipping(order)
 
     # -- one step of time ---------------------------------------------------------------------------
 
@@ -102,21 +95,14 @@ class RefurbedLifecycle(Lifecycle):
     def live(self, seconds: int, done: dict[str, int]) -> None:
         world, rng = self.world, self.rng
         now = world.now_ts()
-        for _ in range(self.count(world.arrivals_per_hour, seconds)):
-            specs = self._pick_items(in_stock_only=True)
-            if not specs:
-                break
+        for specs in self.arrivals(seconds):
             items = [(sku, price, NEW) for sku, price in specs]
             world.new_order(items, now, country=rng.choice(COUNTRIES), customer=self.customer())
             for sku, _ in specs:
                 world.take_stock(sku)
             done["arrived"] += 1
-        for rate, order_state, from_state, to_state, counter in MOVES:
-            for _ in range(self.count(RATES[rate], seconds)):
-                order = self.random_order(order_state)
-                item = next((item for item in order.items if item.state == from_state), None) if order else None
-                if item is not None:
-                    item.state = to_state
-                    item.refunded_cents = item.price_cents
-                    world.touch(order)
-                    done[counter] += 1
+        for order, item, to_state, counter in self.moves(seconds):
+            item.state = to_state
+            item.refunded_cents = item.price_cents
+            world.touch(order)
+            done[counter] += 1

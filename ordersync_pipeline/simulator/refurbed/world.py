@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..base.catalogue import Product
-from ..base.values import to_cents, to_ts
+from ..base.values import to_ts
 from ..base.world import SimulatedWorld
 from .api import WorldApi
 from .lifecycle import RefurbedLifecycle
@@ -102,16 +102,8 @@ class World(WorldApi, SimulatedWorld):
         with self.lock:
             now = self.clock.now_ts()
             released = to_ts(released_at) if released_at is not None else now
-            specs = []
-            for line in lines:
-                sku = line["sku"]
-                if sku not in self._by_sku:
-                    raise ValueError(f"unknown sku {sku!r}")
-                item_state = str(line.get("state", state))
-                if item_state not in ITEM_STATES:
-                    raise ValueError(f"unknown order item state {item_state!r}")
-                price = to_cents(line.get("price", self._by_sku[sku].price))
-                specs.extend([(sku, price, item_state)] * int(line.get("quantity", 1)))
+            ordered = self._ordered(lines, state, ITEM_STATES, "order item")
+            specs = [(sku, price, item_state) for sku, quantity, price, item_state in ordered for _ in range(quantity)]
             if not specs:
                 raise ValueError("an order needs at least one item")
             customer = self.rng.randrange(1, 10**7) if customer is None else customer
@@ -184,11 +176,8 @@ class World(WorldApi, SimulatedWorld):
 
     # -- an order that changes between two listing pages -----------------------------------------
 
-    def _lines_of(self, order: Order) -> list[Item]:
+    def lines_of(self, order: Order) -> list[Item]:
         return order.items
-
-    def _line(self, line_id: int) -> Item:
-        return self._items[line_id]
 
     def _set_state(self, order_id: int, line_id: int, state: str) -> None:
         self.set_item_state(order_id, line_id, state)
