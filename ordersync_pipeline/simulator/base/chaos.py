@@ -1,4 +1,4 @@
-"""Seeded fault decisions shared by both simulators' ``faults.py``.
+"""Seeded fault decisions, the ``chaos`` of every simulator's fault knobs (``faults.py``).
 
 Every mode is off by default. A request is decided in a fixed order, with one draw of a seeded
 random generator per active mode, so that the same seed and the same sequence of requests give

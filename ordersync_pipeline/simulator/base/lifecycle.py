@@ -19,6 +19,8 @@ DAY = 86400
 
 
 class Lifecycle:
+    """The lifecycle of one world; the world builds it from its ``lifecycle_class``."""
+
     #: what ``step`` counts, in the order ``advance`` reports it
     COUNTS: tuple[str, ...] = ()
     #: expected events per simulated hour, by name
@@ -36,8 +38,9 @@ class Lifecycle:
     # -- what a marketplace's lifecycle says --------------------------------------------------------
 
     def seed_order(self, now: int, age: int) -> None:
-        """One order of the seeded history, created ``age`` seconds before ``now``, in a state
+        """Create one order of the seeded history, ``age`` seconds before ``now``, in a state
         fitting its age."""
+        raise NotImplementedError
 
     def order_created(self, order: Any) -> None:
         """Plan what comes to an order created through the world's API."""
@@ -48,9 +51,11 @@ class Lifecycle:
 
     def handle(self, kind: str, order: Any, done: dict[str, int]) -> None:
         """Carry out a planned event of ``kind``, counting it in ``done``."""
+        raise NotImplementedError
 
     def live(self, seconds: int, done: dict[str, int]) -> None:
-        """What ``seconds`` bring unplanned: arrivals, cancellations, returns."""
+        """Bring what ``seconds`` bring unplanned (arrivals, cancellations, returns), counting it."""
+        raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -71,6 +76,7 @@ class Lifecycle:
         return done
 
     def schedule(self, delay: int, kind: str, order_id: int) -> None:
+        """Plan ``kind`` for an order ``delay`` simulated seconds from now."""
         self.world.clock.schedule(delay, kind, order_id)
 
     def count(self, per_hour: float, seconds: int) -> int:
@@ -110,7 +116,7 @@ class Lifecycle:
             yield picked
 
     def pick_lines(self, in_stock_only: bool) -> Any:
-        """The lines of a new order, drawn from the listings (those in stock only, if asked)."""
+        """Draw the lines of a new order from the listings (those in stock only, if asked)."""
         raise NotImplementedError
 
     def moves(self, seconds: int) -> Iterator[tuple[Any, Any, Any, str]]:
@@ -123,4 +129,5 @@ class Lifecycle:
                     yield (*picked, to_state, counter)
 
     def customer(self) -> int:
+        """Draw a customer number for a new order."""
         return self.rng.randrange(1, 10**7)

@@ -164,6 +164,10 @@ class SimulatedWorld:
         with self.lock:
             return self._by_state[state]
 
+    def touch(self, order: Any) -> None:
+        """Recompute the order's state after its lines changed, and let the lifecycle plan on it."""
+        raise NotImplementedError
+
     def _index(self, order_id: int, order: Any, state: Any) -> None:
         self._orders[order_id] = order
         if self._ids and order_id < self._ids[-1]:
