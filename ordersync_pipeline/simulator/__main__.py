@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime
 
 from ordersync_pipeline.simulator import SIMULATORS
 
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help='fault modes, as the /_sim/faults control API takes them, e.g. \'{"seed": 1, "error_rate": 0.1}\'',
     )
+    parser.add_argument(
+        "--clock-start",
+        type=datetime.fromisoformat,
+        default=None,
+        metavar="ISO_TIME",
+        help="where the simulated clock starts, e.g. 2026-11-01T00:00+00:00 (default: now)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -50,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency,
         rate_limit=(args.rate_limit, 10.0) if args.rate_limit else None,
         verbose=args.verbose,
+        clock_start=args.clock_start,
     )
     if args.faults:
         sim.faults.configure(**args.faults)

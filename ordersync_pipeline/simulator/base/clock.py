@@ -1,4 +1,5 @@
-"""A simulated account's clock: real time plus the minutes ``advance`` added, and what is due on it.
+"""A simulated account's clock: real time (from a start in the past, if given) plus the minutes
+``advance`` added, and what is due on it.
 
 Events are timed on the simulated seconds elapsed, not on the wall clock, so the same seed and
 the same calls give the same states. The world's lock guards the clock.
@@ -13,8 +14,10 @@ from datetime import UTC, datetime
 
 
 class Clock:
-    def __init__(self) -> None:
-        #: simulated seconds added by ``move``: the clock's lead on the real one
+    def __init__(self, start: datetime | None = None) -> None:
+        #: where the clock stood against the real one when it started (a start in the past is behind it)
+        self._offset = 0 if start is None else int(start.timestamp() - time.time())
+        #: simulated seconds added by ``move``
         self.elapsed = 0
         self._last_ts = 0
         self._events: list[tuple[int, int, str, int]] = []
@@ -22,7 +25,7 @@ class Clock:
 
     def now_ts(self) -> int:
         """Simulated now in epoch seconds; never earlier than it said before."""
-        ts = int(time.time()) + self.elapsed
+        ts = int(time.time()) + self._offset + self.elapsed
         if ts < self._last_ts:
             ts = self._last_ts
         self._last_ts = ts

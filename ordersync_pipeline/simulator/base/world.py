@@ -37,8 +37,11 @@ class SimulatedWorld:
         *,
         arrivals_per_hour: float = 6.0,
         history_days: int = 42,
+        clock_start: datetime | None = None,
     ) -> None:
         self.seed = seed
+        #: where the clock starts (default: now); a start in the past runs it behind the real time
+        self.clock_start = clock_start
         self.initial_orders = orders
         self.skus = skus
         self.arrivals_per_hour = arrivals_per_hour
@@ -50,10 +53,10 @@ class SimulatedWorld:
     # -- set-up ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the seeded start: same catalogue, same history, clock offset zero."""
+        """Back to the seeded start: same catalogue, same history, the clock at its start."""
         with self.lock:
             self.rng = random.Random(self.seed)
-            self.clock = Clock()
+            self.clock = Clock(self.clock_start)
             self._listings = self._listings_of(build_catalogue(self.rng, self.skus))
             self._by_sku = {listing.sku: listing for listing in self._listings}
             self._orders: dict[int, Any] = {}
