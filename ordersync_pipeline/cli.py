@@ -11,10 +11,12 @@ from pathlib import Path
 
 from ordersync_pipeline import console
 from ordersync_pipeline.problems import explain
-from ordersync_pipeline.simulator import SIMULATORS
 from ordersync_pipeline.sync.options import DAYS_BACK, PAGE_SIZE, SYNC_TYPE_NAMES, Bounds
 
 SYNC_TYPES = (*SYNC_TYPE_NAMES, "all")
+#: the kinds ``ordersync_pipeline.simulator.SIMULATORS`` runs; the simulators themselves are
+#: imported only by the commands that start one
+SIMULATOR_KINDS = ("backmarket", "refurbed")
 
 
 def _int_range(low: int, high: int):
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
 
     simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
-    simulator.add_argument("--kind", choices=sorted(SIMULATORS), default="backmarket", help="marketplace kind")
+    simulator.add_argument("--kind", choices=SIMULATOR_KINDS, default="backmarket", help="marketplace kind")
     simulator.add_argument("--port", type=_int_range(1, 65535), default=None, help="default: the kind's own port")
     simulator.add_argument("--orders", type=_int_range(0, 1_000_000), default=20)
     simulator.add_argument("--seed", type=int, default=7)
