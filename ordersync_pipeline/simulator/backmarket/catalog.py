@@ -136,16 +136,16 @@ def create_listing(world: World, sku: str, quantity: int, title: str | None = No
             raise ValueError(f"a listing with sku {sku!r} exists")
         listing_id = max((x.listing_id for x in world._listings), default=4000) + 1
         listing = Listing(
-            listing_id=listing_id,
-            uuid=str(uuid.UUID(int=world.rng.getrandbits(128), version=4)),
-            product_uuid=str(uuid.UUID(int=world.rng.getrandbits(128), version=4)),
-            backmarket_id=900 + listing_id,
             sku=sku,
             title=title or f"Refurbished device {sku}",
             brand="apple",
             price=Decimal(price).quantize(Decimal("0.01")),
             quantity=max(0, int(quantity)),
             grade="A",
+            uuid=str(uuid.UUID(int=world.rng.getrandbits(128), version=4)),
+            product_uuid=str(uuid.UUID(int=world.rng.getrandbits(128), version=4)),
+            listing_id=listing_id,
+            backmarket_id=900 + listing_id,
         )
         world._listings.append(listing)
         world._by_sku[sku] = listing

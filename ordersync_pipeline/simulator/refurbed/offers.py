@@ -83,7 +83,7 @@ def ignore_pushes(world: World, sku: str, times: int = 1) -> None:
 def delete_offer(world: World, sku: str) -> None:
     with world.lock:
         offer = world._by_sku.pop(sku)
-        world._offers.remove(offer)
+        world._listings.remove(offer)
         world._by_offer_id.pop(offer.id, None)
 
 
@@ -91,7 +91,7 @@ def create_offer(world: World, sku: str, stock: int, title: str | None = None, p
     with world.lock:
         if sku in world._by_sku:
             raise ValueError(f"an offer with sku {sku!r} exists")
-        offer_id = max((o.id for o in world._offers), default=0) + 1
+        offer_id = max((o.id for o in world._listings), default=0) + 1
         offer = Offer(
             offer_id,
             sku,
@@ -99,9 +99,9 @@ def create_offer(world: World, sku: str, stock: int, title: str | None = None, p
             "A",
             Decimal(price),
             max(0, int(stock)),
-            created=world._now_ts(),
+            created=world.now_ts(),
         )
-        world._offers.append(offer)
+        world._listings.append(offer)
         world._by_sku[sku] = offer
         world._by_offer_id[offer_id] = offer
         return offer.as_dict()
@@ -160,11 +160,11 @@ def list_offers(world: World, body: dict[str, Any]) -> dict[str, Any]:
             return False
         if (skus_in is not None and offer.sku not in skus_in) or offer.sku in skus_out:
             return False
-        return _in_range(offer.stock, stock)
+        return _in_range(offer.quantity, stock)
 
     with world.lock:
         # Offers are kept in id order (a new one gets the next id).
-        offers = reversed(world._offers) if descending else iter(world._offers)
+        offers = reversed(world._listings) if descending else iter(world._listings)
         found: list[Offer] = []
         for offer in offers:
             if cursor is not None and (offer.id >= cursor if descending else offer.id <= cursor):
