@@ -337,3 +337,21 @@ def test_a_marketplace_that_cannot_be_reached_stops_alone(engine, monkeypatch, t
         assert "cannot reach Refurbed" in reports["rb-down"].stopped
         assert reports["bm-up"].stopped is None and reports["bm-up"].corrected == 1
         assert up.world.listing_quantity(sku) == _computed(reachable)[sku] > 0
+
+
+def test_a_page_that_cannot_be_read_makes_no_listing_missing(engine, monkeypatch, tmp_path):
+    """Back Market's second page stays unreadable: its 50 listings were not heard, so none of them
+    is called missing there, and the reconciliation says it was not whole."""
+    monkeypatch.setenv("ORDERSYNC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RECONCILE_TEST_TOKEN", TOKEN)
+    with DRIVERS["backmarket"].simulator(TOKEN, seed=11, skus=120) as sim:
+        market = add_marketplace(engine, sim, "bm-lost-page", "RECONCILE_TEST_TOKEN", settings=SETTINGS)
+        stock.seed_stock(engine, sim.world.catalogue(), [market.code])
+        stock.push_stock(engine, adapter_for)
+        sim.faults.configure(rules=[{"fault": "malformed", "match": "/ws/listings?page-size=50&page=2", "times": 10}])
+
+        report = _reconcile(market)
+
+        assert not report.complete
+        assert (report.read, report.in_line, report.missing) == (70, 70, 0)
+        assert any("page 2" in error for error in report.errors)
