@@ -21,13 +21,11 @@ import time
 import uuid
 from collections import deque
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..base.world import SimulatedWorld
 from .model import ApiError, Listing
 from .payloads import listing_payload
-
-if TYPE_CHECKING:
-    from .world import World
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
@@ -108,19 +106,19 @@ class ListingDrift:
 # -- drift, as a person or the marketplace makes it -------------------------------------------------
 
 
-def edit_quantity(world: World, sku: str, quantity: int) -> None:
+def edit_quantity(world: SimulatedWorld, sku: str, quantity: int) -> None:
     """A person sets the quantity in the back office (not a push: nothing records it)."""
     world.set_listing_quantity(sku, quantity)
 
 
-def ignore_pushes(world: World, sku: str, times: int = 1) -> None:
+def ignore_pushes(world: SimulatedWorld, sku: str, times: int = 1) -> None:
     """The next ``times`` pushes to this listing are answered as if applied, and are not."""
     with world.lock:
         listing_id = world._by_sku[sku].listing_id
     world.listing_drift.ignored_pushes[listing_id] = int(times)
 
 
-def delete_listing(world: World, sku: str) -> None:
+def delete_listing(world: SimulatedWorld, sku: str) -> None:
     """A person deletes the listing in the back office."""
     with world.lock:
         listing = world._by_sku.pop(sku)
@@ -129,7 +127,9 @@ def delete_listing(world: World, sku: str) -> None:
         world._by_listing_ref.pop(listing.uuid, None)
 
 
-def create_listing(world: World, sku: str, quantity: int, title: str | None = None, price: str = "199.00") -> dict:
+def create_listing(
+    world: SimulatedWorld, sku: str, quantity: int, title: str | None = None, price: str = "199.00"
+) -> dict:
     """A person creates a listing in the back office, under a SKU of their choosing."""
     with world.lock:
         if sku in world._by_sku:
@@ -154,7 +154,7 @@ def create_listing(world: World, sku: str, quantity: int, title: str | None = No
         return listing.as_dict()
 
 
-def order_on_next_read(world: World, lines: list[dict[str, Any]]) -> None:
+def order_on_next_read(world: SimulatedWorld, lines: list[dict[str, Any]]) -> None:
     """An order (paid) arrives as the listings are next read: Back Market lowers the listing at
     once, before the seller's sync can have seen the order."""
     world.listing_drift.orders_on_read.append(list(lines))
@@ -163,7 +163,7 @@ def order_on_next_read(world: World, lines: list[dict[str, Any]]) -> None:
 # -- the HTTP side -------------------------------------------------------------------------------
 
 
-def answer(world: World, method: str, path: str, params: dict[str, str], links: Any) -> tuple[int, Any] | None:
+def answer(world: SimulatedWorld, method: str, path: str, params: dict[str, str], links: Any) -> tuple[int, Any] | None:
     """The answer to a catalog request, or None if the request is not one this module answers."""
     drift = world.listing_drift
     if method == "GET" and (path == "/ws/listings" or path.startswith("/ws/listings/")):
@@ -183,7 +183,7 @@ def answer(world: World, method: str, path: str, params: dict[str, str], links: 
     return None
 
 
-def _page(world: World, path: str, params: dict[str, str], links: Any) -> dict[str, Any]:
+def _page(world: SimulatedWorld, path: str, params: dict[str, str], links: Any) -> dict[str, Any]:
     page = _int(params, "page", 1, 1)
     size = _int(params, "page-size", DEFAULT_PAGE_SIZE, 1)
     if size > MAX_PAGE_SIZE:
@@ -222,7 +222,7 @@ def _int(params: dict[str, str], name: str, default: int | None, minimum: int) -
     return value
 
 
-def control(world: World, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
+def control(world: SimulatedWorld, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
     """``/_sim/listings`` routes: the catalog's budget and each kind of drift."""
     drift = world.listing_drift
     try:

@@ -16,13 +16,11 @@ from __future__ import annotations
 import re
 import threading
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..base.world import SimulatedWorld
 from .model import INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, ApiError, Offer
 from .payloads import offer_payload
-
-if TYPE_CHECKING:
-    from .world import World
 
 MAX_LIMIT = 100
 MAX_BATCH = 50
@@ -68,26 +66,26 @@ class OfferDrift:
 # -- drift, as a person or the marketplace makes it -------------------------------------------------
 
 
-def edit_stock(world: World, sku: str, stock: int) -> None:
+def edit_stock(world: SimulatedWorld, sku: str, stock: int) -> None:
     """A person sets the stock in the merchant interface (not a push: nothing records it)."""
     world.set_listing_quantity(sku, stock)
 
 
-def ignore_pushes(world: World, sku: str, times: int = 1) -> None:
+def ignore_pushes(world: SimulatedWorld, sku: str, times: int = 1) -> None:
     """The next ``times`` stock updates of this offer are answered OK, and not applied."""
     with world.lock:
         offer_id = world._by_sku[sku].id
     world.listing_drift.ignored_pushes[offer_id] = int(times)
 
 
-def delete_offer(world: World, sku: str) -> None:
+def delete_offer(world: SimulatedWorld, sku: str) -> None:
     with world.lock:
         offer = world._by_sku.pop(sku)
         world._listings.remove(offer)
         world._by_offer_id.pop(offer.id, None)
 
 
-def create_offer(world: World, sku: str, stock: int, title: str | None = None, price: str = "199.00") -> dict:
+def create_offer(world: SimulatedWorld, sku: str, stock: int, title: str | None = None, price: str = "199.00") -> dict:
     with world.lock:
         if sku in world._by_sku:
             raise ValueError(f"an offer with sku {sku!r} exists")
@@ -107,7 +105,7 @@ def create_offer(world: World, sku: str, stock: int, title: str | None = None, p
         return offer.as_dict()
 
 
-def order_on_next_read(world: World, lines: list[dict[str, Any]]) -> None:
+def order_on_next_read(world: SimulatedWorld, lines: list[dict[str, Any]]) -> None:
     """An order (NEW) arrives as the offers are next read: Refurbed lowers the stock at once,
     before the seller's sync can have seen the order."""
     world.listing_drift.orders_on_read.append(list(lines))
@@ -116,7 +114,7 @@ def order_on_next_read(world: World, lines: list[dict[str, Any]]) -> None:
 # -- the API side --------------------------------------------------------------------------------
 
 
-def rpc(world: World, service: str, method: str, body: dict[str, Any]) -> Any | None:
+def rpc(world: SimulatedWorld, service: str, method: str, body: dict[str, Any]) -> Any | None:
     """The answer to an offer RPC this module answers, or None to leave it to the world."""
     if (service, method) == ("OfferService", "ListOffers"):
         for lines in world.listing_drift.take_orders_on_read():
@@ -127,7 +125,7 @@ def rpc(world: World, service: str, method: str, body: dict[str, Any]) -> Any | 
     return None
 
 
-def list_offers(world: World, body: dict[str, Any]) -> dict[str, Any]:
+def list_offers(world: SimulatedWorld, body: dict[str, Any]) -> dict[str, Any]:
     filter_ = body.get("filter") or {}
     pagination = body.get("pagination") or {}
     sort = body.get("sort") or {}
@@ -176,7 +174,7 @@ def list_offers(world: World, body: dict[str, Any]) -> dict[str, Any]:
         return {"offers": [offer_payload(o) for o in found[:limit]], "has_more": len(found) > limit}
 
 
-def _update_offers(world: World, body: dict[str, Any]) -> dict[str, Any]:
+def _update_offers(world: SimulatedWorld, body: dict[str, Any]) -> dict[str, Any]:
     """BatchUpdateOffers with some updates answered OK and not applied."""
     offers = body.get("offers")
     if not isinstance(offers, list) or not 1 <= len(offers) <= MAX_BATCH:
@@ -196,7 +194,7 @@ def _update_offers(world: World, body: dict[str, Any]) -> dict[str, Any]:
     return {"results": results}
 
 
-def _named(world: World, update: Any) -> Offer | None:
+def _named(world: SimulatedWorld, update: Any) -> Offer | None:
     identifier = update.get("identifier") if isinstance(update, dict) else None
     if not isinstance(identifier, dict):
         return None
@@ -227,7 +225,7 @@ def _in_range(value: int, spec: dict[str, Any]) -> bool:
     return all(checks[op](bound) for op, bound in bounds.items())
 
 
-def control(world: World, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
+def control(world: SimulatedWorld, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
     """``/_sim/offers`` routes: each kind of drift."""
     drift = world.listing_drift
     try:
