@@ -291,6 +291,19 @@ class MarketplaceAdapter(abc.ABC):
     def get_order(self, reference: str) -> Order:
         """One order; raises ``RecordError``-worthy ``ValueError`` if its payload cannot be parsed."""
 
+    def get_orders(self, references: Sequence[str]) -> Page:
+        """Several orders by reference, as few requests as the marketplace allows (here one each).
+
+        An order the marketplace does not know is left out of the page; one that does not parse
+        is in its ``errors``."""
+        page = Page()
+        for reference in references:
+            try:
+                page.orders.append(self.get_order(reference))
+            except ValueError as exc:
+                page.errors.append(RecordError(reference, str(exc), raw=None))
+        return page
+
     @abc.abstractmethod
     def get_documents(self, reference: str) -> OrderDocuments:
         """The delivery note, label and tracking the marketplace has for an order now."""

@@ -45,6 +45,8 @@ class World(WorldApi):
         self.arrivals_per_hour = arrivals_per_hour
         self.history_days = history_days
         self.lock = threading.RLock()
+        #: called with each new order's id (the notifications), never for the seeded history
+        self.order_listeners: list[Any] = []
         self.reset()
 
     # -- set-up -------------------------------------------------------------------------------
@@ -78,7 +80,9 @@ class World(WorldApi):
             self.accept_calls: dict[int, int] = {}
             #: (offer id, stock) for every stock update the merchant sent, in order
             self.pushes: list[tuple[int, int]] = []
+            listeners, self.order_listeners = self.order_listeners, []
             lifecycle.seed_history(self, self.initial_orders)
+            self.order_listeners = listeners
 
     # -- clock ----------------------------------------------------------------------------------
 
@@ -152,6 +156,8 @@ class World(WorldApi):
         self._orders[order.id] = order
         self._ids.append(order.id)  # ids only grow
         insort(self._by_state[order.state], order.id)
+        for listener in self.order_listeners:
+            listener(order.id)
         return order
 
     def _touch(self, order: Order) -> None:
