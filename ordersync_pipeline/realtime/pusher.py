@@ -3,6 +3,8 @@
 Whoever wrote events (the notification processor, a watcher) wakes the pusher; it waits a moment
 for more (``settle``), then runs the stock's own ``apply_pending_events`` and ``push_stock``
 once for everything written meanwhile: orders of one SKU that come together cost one push.
+Unwoken, it looks every second for events that others wrote (a scheduled sync) and applies them
+the same way, so a listing is lowered within seconds whoever took the order in.
 Requests are paced by each adapter as any push is. Back Market also caps the listing lines it
 takes in an hour: each marketplace with a line budget (``listing_lines_per_hour``) takes its
 lines from an hourly limiter first, and waits for the next round when the budget is spent.
@@ -19,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyrate_limiter import Duration, Limiter, Rate
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from ordersync_pipeline.db.tables import pending_order_events
 from ordersync_pipeline.marketplaces import registry
 from ordersync_pipeline.marketplaces.base import MarketplaceAdapter
 from ordersync_pipeline.stock.apply import ApplyReport, apply_pending_events
@@ -63,6 +66,7 @@ class StockPusher:
         on_round: Callable[[PushRound], None] = lambda _round: None,
         settle: float = 0.05,
         retry_after: float = 5.0,
+        idle_check: float = 1.0,
     ) -> None:
         self.engine = engine
         self.line_budgets = line_budgets
@@ -70,6 +74,7 @@ class StockPusher:
         self.on_round = on_round
         self.settle = settle
         self.retry_after = retry_after
+        self.idle_check = idle_check
         self.rounds = 0
         self._wanted = threading.Event()
         self._stop = threading.Event()
@@ -93,12 +98,17 @@ class StockPusher:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        last_try = time.monotonic()
         while not self._stop.is_set():
-            woken = self._wanted.wait(timeout=self.retry_after)
+            woken = self._wanted.wait(timeout=self.idle_check)
             if self._stop.is_set():
                 return
-            if not woken and not self._left:
+            # Unwoken, it still looks every idle_check for events someone else wrote (a scheduled
+            # sync beside it), and every retry_after again for what a round left.
+            retry = self._left and time.monotonic() - last_try >= self.retry_after
+            if not woken and not retry and not self._events_pending():
                 continue
+            last_try = time.monotonic()
             time.sleep(self.settle)
             self._wanted.clear()
             try:
@@ -106,6 +116,13 @@ class StockPusher:
             except Exception:  # a database or marketplace outage: the next round tries again
                 log.exception("real-time stock push failed; retrying in %.0f s", self.retry_after)
                 self._left = True
+
+    def _events_pending(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(select(pending_order_events.c.event_id).limit(1)).first() is not None
+        except Exception:
+            return False
 
     def push_once(self) -> PushRound:
         """Apply what is pending, then push every listing whose quantity changed, within budgets."""

@@ -3,8 +3,8 @@
 Each poll reads the paid listing (orders waiting for the seller) and the orders modified since
 the poll before, less an overlap (``date_modification`` is "on or after", and clocks differ), and
 writes what it finds through the syncs' own code: an order seen before and unchanged is neither
-parsed nor written (its digest), and events keep the syncs' keys. The paid listing is read and
-written under the new sync's exclusive lock, and its items accepted as the new sync accepts them.
+parsed nor written (its digest), and events keep the syncs' keys. Both are read and written under
+the new sync's exclusive lock, and paid items accepted as the new sync accepts them.
 
 The interval is chosen from the account's budget: a poll costs about two requests (one page of
 each listing while few orders are waiting), so ``watch_share`` of the budget (default 5 %) sets
@@ -108,16 +108,19 @@ class BackMarketWatcher:
     def poll_once(self) -> Poll:
         started = datetime.now(UTC)
         clock = time.monotonic()
+        since = (self._since or started) - self.overlap
+        # Both listings are read and written under the new sync's lock: a new sync accepts and
+        # writes its acceptance under it, and a write of an order read before that acceptance
+        # would take it back (the item's status and acceptance time as they were read).
         with exclusive_sync(self.engine, self.marketplace.id, SyncType.NEW):
             batch, errors = _read(self.adapter.iter_new_orders(PAGE_SIZE, unparsed=True))
             paid = write(self.engine, self.marketplace, batch, errors, SyncType.NEW)
-        if paid.events:
-            self.pusher.wake()
-        since = (self._since or started) - self.overlap
-        batch, errors = _read(self.adapter.iter_modified_orders(since, PAGE_SIZE, unparsed=True))
-        modified = write(self.engine, self.marketplace, batch, errors, SyncType.MODIFIED)
-        if modified.events:
-            self.pusher.wake()
+            if paid.events:
+                self.pusher.wake()
+            batch, errors = _read(self.adapter.iter_modified_orders(since, PAGE_SIZE, unparsed=True))
+            modified = write(self.engine, self.marketplace, batch, errors, SyncType.MODIFIED)
+            if modified.events:
+                self.pusher.wake()
         accept(self.engine, self.marketplace, self.adapter, paid)
         self._since = started
         self.polls += 1
