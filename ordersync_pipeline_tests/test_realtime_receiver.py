@@ -4,6 +4,7 @@ may be, that it is stored before it is answered and taken in once, however often
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -33,7 +34,8 @@ def _json(body) -> bytes:
     return json.dumps(body).encode()
 
 
-def test_a_notification_without_the_secret_is_refused_and_nothing_is_stored(shop, receiver):
+def test_a_notification_without_the_secret_is_refused_and_nothing_is_stored(shop, receiver, caplog):
+    caplog.set_level(logging.DEBUG)
     body = _json({"order_id": 5000001})
     assert post(receiver.url, "/notifications/refurbed-de", body)[0] == 401
     wrong = {"Authorization": "Bearer not-the-secret"}
@@ -48,6 +50,7 @@ def test_a_notification_without_the_secret_is_refused_and_nothing_is_stored(shop
     assert notify(receiver.url, 5000001)[0] == 200
     assert post(receiver.url, f"/notifications/refurbed-de/{SECRET}", _json({"order_id": 5000002}))[0] == 200
     assert [row.order_reference for row in shop.inbox()] == ["5000001", "5000002"]
+    assert SECRET not in caplog.text and SECRET not in repr(receiver.server.endpoints)
 
 
 @pytest.mark.parametrize(

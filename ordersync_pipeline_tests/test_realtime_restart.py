@@ -59,6 +59,8 @@ def test_a_notification_stored_before_a_crash_is_processed_after_the_restart(sho
         wait_for(lambda: _listening(port) or process.poll() is not None, timeout=120, what="the receiver listening")
         assert process.poll() is None, process.stdout.read().decode()
         assert notify(f"http://127.0.0.1:{port}", order) == (200, {"stored": True})
+        # Committed before the answer: there as soon as the answer is.
+        assert [row.order_reference for row in shop.inbox()] == [str(order)]
         wait_for(lambda: shop.inbox()[0].attempts >= 1, what="a try to read the order")
     finally:
         process.send_signal(signal.SIGKILL)

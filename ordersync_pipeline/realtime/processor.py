@@ -69,6 +69,10 @@ class NotificationProcessor:
     def wake(self) -> None:
         self._wanted.set()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> NotificationProcessor:
         self._thread = threading.Thread(target=self._run, name=f"ordersync-inbox-{self.marketplace.code}", daemon=True)
         self._thread.start()

@@ -222,6 +222,10 @@ class Receiver:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> Receiver:
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="ordersync-receiver", daemon=True

@@ -244,10 +244,12 @@ class RealtimeService:
 
     def _beat(self) -> None:
         while not self._stop.is_set():
-            if self.receiver is not None:
+            # The receiver of a marketplace beats while both its server and its inbox processor run.
+            if self.receiver is not None and self.receiver.alive:
                 counts = {str(status): n for status, n in sorted(self.receiver.server.counts.items())}
                 for endpoint in self._endpoints:
-                    self._beat_one("receiver", endpoint.marketplace_id, RECEIVER_BEAT, {"answers": counts})
+                    if self.processors[endpoint.code].alive:
+                        self._beat_one("receiver", endpoint.marketplace_id, RECEIVER_BEAT, {"answers": counts})
             self._stop.wait(RECEIVER_BEAT)
 
     def _beat_one(self, component: str, marketplace_id: int, interval: float, details: dict[str, Any]) -> None:
