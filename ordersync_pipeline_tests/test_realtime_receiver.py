@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 
@@ -166,3 +167,36 @@ def test_an_order_the_marketplace_does_not_know_is_set_aside_and_the_others_go_o
     assert "does not know this order" in unknown.last_error
     assert unknown.attempts >= 1
     assert [reference for reference, _ in shop.events()] == [str(order)] * 2
+
+
+@pytest.fixture
+def stocked_shop(engine, monkeypatch):
+    shop = open_shop(engine, monkeypatch, on_hand=100)
+    with shop.stack:
+        yield shop
+
+
+def test_a_flood_of_notifications_is_coalesced_paced_and_never_loses_one(stocked_shop):
+    shop = stocked_shop
+    faults = shop.rb.simulator.faults
+    faults.configure(rate_limit=[20, 10])  # a tight budget: a request per notification would overrun it
+    orders = [shop.rb.world.create_order(lines=[LINE], state="NEW") for _ in range(60)]
+    service = shop.service(watch=False)
+    answers: list[int] = []
+    senders = [
+        threading.Thread(target=lambda chunk=orders[n::6]: answers.extend(notify(service.url, o)[0] for o in chunk))
+        for n in range(6)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    assert answers == [200] * 60
+
+    wait_for(lambda: all(row.processed_at for row in shop.inbox()), timeout=120, what="every notification processed")
+    wait_for(lambda: shop.listed() == (40, 40), timeout=60, what="both listings lowered by the 60 orders")
+    assert len(shop.inbox()) == 60 and faults.limited == 0
+    reads = faults.requests["/refb.merchant.v1.OrderService/ListOrders"]
+    assert reads <= 20, f"{reads} ListOrders for 60 notifications: not coalesced"
+    assert sorted(shop.rb.world.accept_calls.values()) == [1] * 60
+    assert shop.count(tables.order_events, tables.order_events.c.type == "OrderCreated") == 60
