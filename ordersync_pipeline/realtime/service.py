@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from ordersync_pipeline.marketplaces.base import MarketplaceError
 from ordersync_pipeline.marketplaces.registry import adapter_for
+from ordersync_pipeline.problems import SetupProblem
 from ordersync_pipeline.realtime import heartbeat
 from ordersync_pipeline.realtime.processor import NotificationProcessor, Processed
 from ordersync_pipeline.realtime.pusher import PushRound, StockPusher, line_budget
@@ -55,8 +56,8 @@ class RealtimeOptions:
     settle: float = 0.05
 
 
-class ConfigurationProblem(ValueError):
-    """A marketplace cannot take part as configured (one line, naming the marketplace)."""
+class ConfigurationProblem(SetupProblem):
+    """The real-time process cannot run as configured (one line, naming what to fix)."""
 
 
 def notification_secret(row: Any) -> str | None:
@@ -130,9 +131,17 @@ class RealtimeService:
             processor.start()
             processor.wake()  # what a crash left in the inbox
         if self._endpoints:
-            self.receiver = Receiver(
-                self.engine, self._endpoints, self.options.host, self.options.port, on_stored=self._stored
-            ).start()
+            try:
+                receiver = Receiver(
+                    self.engine, self._endpoints, self.options.host, self.options.port, on_stored=self._stored
+                )
+            except OSError as exc:
+                self.stop()
+                raise ConfigurationProblem(
+                    f"the notification receiver cannot listen on {self.options.host}:{self.options.port}"
+                    f" ({exc.strerror or exc}); is another ordersync realtime running? (--port chooses another)"
+                ) from None
+            self.receiver = receiver.start()
         for watcher in self.watchers:
             watcher.start()
         self._beats = threading.Thread(target=self._beat, name="ordersync-realtime-beat", daemon=True)
