@@ -92,7 +92,8 @@ class Shop:
     skus: list[str]
     race_skus: list[str]
     orders: list[Order] = field(default_factory=list)
-    races: list[tuple[bool, bool]] = field(default_factory=list)
+    #: (first purchase went through, second went through, seconds between them)
+    races: list[tuple[bool, bool, float]] = field(default_factory=list)
     backstop_events: int = 0
     cycles: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -210,11 +211,12 @@ def watch_listings(shop: Shop, stop: threading.Event) -> None:
 def race(shop: Shop, sku: str, rng: random.Random) -> None:
     first = rng.choice(KINDS)
     bought = purchase(shop.sims[first].world, first, sku) is not None
-    time.sleep(rng.uniform(1.0, 30.0))
+    gap = rng.uniform(1.0, 30.0)
+    time.sleep(gap)
     second = shop.other(first)
     again = purchase(shop.sims[second].world, second, sku) is not None
     with shop.lock:
-        shop.races.append((bought, again))
+        shop.races.append((bought, again, gap))
 
 
 def races(shop: Shop, rng: random.Random, span: float) -> list[threading.Thread]:
@@ -307,7 +309,8 @@ def run_shop(shop: Shop, args: argparse.Namespace, seed: int, realtime: bool, re
         "latency": {way: percentiles(values) for way, values in by_way.items()},
         "never_lowered": sum(1 for o in shop.orders if o.seen is None),
         "races": len(shop.races),
-        "double_sales": sum(1 for first, second in shop.races if first and second),
+        "double_sales": sum(1 for first, second, _ in shop.races if first and second),
+        "double_sale_gaps_s": sorted(round(gap, 1) for first, second, gap in shop.races if first and second),
         "429": sum(sim.faults.limited for sim in shop.sims.values()),
         "requests": {k: sum(sim.faults.requests.values()) for k, sim in shop.sims.items()},
         "cycles": shop.cycles,
@@ -359,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             "notification": rt["latency"].get("notification", percentiles([])),
             "poll": rt["latency"].get("poll", percentiles([])),
             "double_sales": rt["double_sales"],
+            "double_sale_gaps_s": rt["double_sale_gaps_s"],
             "429": rt["429"],
             "never_lowered": rt["never_lowered"],
             "duplicate_order_created": rt["duplicate_order_created"],
@@ -394,7 +398,8 @@ def _print(results: dict[str, Any], args: argparse.Namespace) -> None:
             print(f"{shop + ' / ' + way:<26}{stats['orders']:>7}" + "".join(f"{c:>9}" for c in cells))
     for shop, result in results.items():
         print(
-            f"{shop}: double sales {result['double_sales']} of {result['races']} races, "
+            f"{shop}: double sales {result['double_sales']} of {result['races']} races"
+            f" (seconds between the two customers: {result['double_sale_gaps_s'][:10]}), "
             f"429 answers {result['429']}, requests {result['requests']}, never lowered {result['never_lowered']}, "
             f"scheduled cycles {result['cycles']} (events they wrote {result['backstop_events']}), "
             f"duplicate OrderCreated {result['duplicate_order_created']}, accepted twice {result['accepted_twice']}"
