@@ -179,18 +179,23 @@ def scheduled_cycles(shop: Shop, stop: threading.Event, scale: float, rng: rando
             shop.cycles += 1
 
 
-def arrivals(shop: Shop, rng: random.Random, until: float, per_minute: float) -> None:
-    """Orders at random times (a Poisson process) on both marketplaces, each on a SKU not in flight."""
+def arrivals(shop: Shop, seed: int, until: float, per_minute: float) -> None:
+    """Orders at random times (a Poisson process) on both marketplaces, each on a SKU not in flight.
+
+    Times and marketplaces come from random streams of their own: with the same seed, two shops
+    get orders at the same moments on the same marketplaces, whatever SKUs are free in each."""
+    times, origins, skus = (random.Random(f"{seed}:{what}") for what in ("times", "origins", "skus"))
     while True:
-        time.sleep(rng.expovariate(per_minute / 60.0))
+        time.sleep(times.expovariate(per_minute / 60.0))
         if time.monotonic() >= until:
             return
+        origin = origins.choice(KINDS)
         with shop.lock:
             busy = {o.sku for o in shop.orders if o.seen is None}
         free = [sku for sku in shop.skus if sku not in busy]
         if not free:
             continue
-        sku, origin = rng.choice(free), rng.choice(KINDS)
+        sku = skus.choice(free)
         other_before = shop.quantity(shop.other(origin), sku)
         created = time.monotonic()
         if purchase(shop.sims[origin].world, origin, sku) is not None:
@@ -286,7 +291,7 @@ def run_shop(shop: Shop, args: argparse.Namespace, seed: int, realtime: bool, re
     duration = args.minutes * 60.0
     started = time.monotonic()
     race_threads = races(shop, random.Random(seed + 2), duration - 31.0)
-    arrivals(shop, random.Random(seed + 3), started + duration, args.orders_per_minute)
+    arrivals(shop, seed + 3, started + duration, args.orders_per_minute)
     for thread in race_threads:
         thread.join()
     # Today's way may take up to a cadence more to lower the last orders.
