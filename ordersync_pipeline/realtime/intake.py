@@ -4,6 +4,9 @@
 one a scheduled sync later finds unchanged (its events have the same keys, whoever writes first).
 ``accept`` accepts the paid items that are still waiting, as the new sync does, and holds the new
 sync's exclusive lock while it does: an item is accepted once, whichever of the two comes first.
+It holds the modified sync's lock too: a modified sync that read an order before the acceptance
+would, writing it after, take back the item's status and acceptance time. So an acceptance waits
+for a modified sync under way (the stock is pushed before, and does not wait).
 """
 
 from __future__ import annotations
@@ -59,7 +62,10 @@ def accept(engine: Engine, marketplace: MarketplaceRef, adapter: MarketplaceAdap
     paid = [order for order in intake.read if any(item.status == Status.PAID for item in order.items)]
     if not paid:
         return
-    with exclusive_sync(engine, marketplace.id, SyncType.NEW):
+    with (
+        exclusive_sync(engine, marketplace.id, SyncType.NEW),
+        exclusive_sync(engine, marketplace.id, SyncType.MODIFIED),
+    ):
         # Under the new sync's lock, read again what is accepted: a sync may have just done it.
         with engine.connect() as conn:
             done = prepare_orders(conn, marketplace.id, paid).result.accepted
