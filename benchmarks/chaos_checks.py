@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from sqlalchemy import Engine, func, select
 
+from benchmarks.chaos_shelf import listed_raw_orders
 from ordersync_pipeline.db.tables import marketplaces, order_events, order_items, orders, pending_order_events
 from ordersync_pipeline.stock import checks
 from ordersync_pipeline.stock.push import listings_to_push
@@ -137,29 +137,5 @@ def _missing_orders(engine: Engine, sims: dict[str, Any]) -> list[str]:
 
 def listed_orders(sim: Any) -> set[str]:
     """The references of every order the simulator lists, read over its API as a client would."""
-    refs: set[str] = set()
-    if sim.kind == "backmarket":
-        headers = {"Authorization": f"Basic {sim.token}", "User-Agent": "BM-Chaos-Check;ops@example.com"}
-        page = 1
-        while True:
-            body = requests.get(
-                f"{sim.url}/ws/orders", params={"page-size": 50, "page": page}, headers=headers, timeout=30
-            ).json()
-            refs.update(str(order["order_id"]) for order in body["results"])
-            if not body.get("next"):
-                return refs
-            page += 1
-    after = None
-    while True:
-        pagination: dict[str, Any] = {"limit": 100} | ({"starting_after": after} if after else {})
-        body = requests.post(
-            f"{sim.url}/refb.merchant.v1.OrderService/ListOrders",
-            json={"pagination": pagination, "sort": {"by": "ID", "order": "ASC"}},
-            headers={"Authorization": f"Plain {sim.token}"},
-            timeout=30,
-        ).json()
-        found = [str(order["id"]) for order in body.get("orders") or []]
-        refs.update(found)
-        if not body.get("has_more") or not found:
-            return refs
-        after = found[-1]
+    key = "order_id" if sim.kind == "backmarket" else "id"
+    return {str(order[key]) for order in listed_raw_orders(sim)}

@@ -11,17 +11,10 @@ import multiprocessing
 import random
 from typing import Any
 
-from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
-from ordersync_pipeline.simulator.backmarket.model import (
-    LINE_ACCEPTED,
-    LINE_CANCELLED,
-    LINE_PAID,
-    LINE_REFUNDED_AFTER,
-    LINE_SHIPPED,
-)
+from ordersync_pipeline.simulator.backmarket import BackMarketSimulator, World
 
 # A change that the next sync must turn into an OrderStatusChanged: each line state moves on.
-_NEXT_STATE = {LINE_PAID: LINE_CANCELLED, LINE_ACCEPTED: LINE_SHIPPED, LINE_SHIPPED: LINE_REFUNDED_AFTER}
+_NEXT_STATE = World.NEXT_STATE
 
 
 def change_orders(sim: BackMarketSimulator, share: float, seed: int) -> int:

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from ordersync_pipeline import console
 from ordersync_pipeline.problems import explain
-from ordersync_pipeline.simulator import SIMULATORS
 
 SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
+#: the kinds ``ordersync_pipeline.simulator.SIMULATORS`` runs; the simulators themselves are
+#: imported only by the commands that start one
+SIMULATOR_KINDS = ("backmarket", "refurbed")
 
 
 def _int_range(low: int, high: int):
@@ -107,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     realtime.add_argument("--no-watch", action="store_true", help="do not watch Back Market")
 
     simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
-    simulator.add_argument("--kind", choices=sorted(SIMULATORS), default="backmarket", help="marketplace kind")
+    simulator.add_argument("--kind", choices=SIMULATOR_KINDS, default="backmarket", help="marketplace kind")
     simulator.add_argument("--port", type=_int_range(1, 65535), default=None, help="default: the kind's own port")
     simulator.add_argument("--orders", type=_int_range(0, 1_000_000), default=20)
     simulator.add_argument("--seed", type=int, default=7)

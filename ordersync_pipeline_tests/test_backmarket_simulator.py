@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from http.client import HTTPConnection
 
@@ -263,13 +262,13 @@ def test_rate_limit_answers_429():
     assert codes == [200] * 5 + [429] * 2
 
 
-def test_a_hundred_thousand_orders_seed_fast_and_page_cheaply():
-    started = time.perf_counter()
+def test_a_hundred_thousand_orders_seed_and_page_without_gaps():
+    # How fast is the throughput benchmark's to measure (it seeds this world); here: that it is right.
     world = World(seed=1, orders=100_000)
-    assert time.perf_counter() - started < 20
-    started = time.perf_counter()
+    seen: list[int] = []
     for page in range(1, 21):
         count, results = world.page_orders(page, 50)
         assert len(results) == 50
+        seen += [order["order_id"] for order in results]
     assert count > 90_000
-    assert time.perf_counter() - started < 2
+    assert len(set(seen)) == len(seen) == 1000

@@ -8,20 +8,14 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime
 
-from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
-from ordersync_pipeline.simulator.refurbed import RefurbedSimulator
-
-# kind -> (simulator, display name, default port, variable holding the token, token if it is unset)
-KINDS = {
-    "backmarket": (BackMarketSimulator, "Back Market", 8710, "BACKMARKET_FR_TOKEN", "demo-backmarket-token"),
-    "refurbed": (RefurbedSimulator, "Refurbed", 8720, "REFURBED_DE_TOKEN", "demo-refurbed-token"),
-}
+from ordersync_pipeline.simulator import SIMULATORS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ordersync_pipeline.simulator", description=__doc__)
-    parser.add_argument("--kind", choices=sorted(KINDS), default="backmarket", help="marketplace to simulate")
+    parser.add_argument("--kind", choices=sorted(SIMULATORS), default="backmarket", help="marketplace to simulate")
     parser.add_argument(
         "--port", type=int, default=None, help="port on 127.0.0.1 (0 picks a free one; default 8710, Refurbed 8720)"
     )
@@ -50,20 +44,28 @@ def main(argv: list[str] | None = None) -> int:
         "http://127.0.0.1:8730/notifications/refurbed-de), the secret from --notify-secret-env",
     )
     parser.add_argument("--notify-secret-env", default="REFURBED_DE_NOTIFY_SECRET", help="variable holding it")
+    parser.add_argument(
+        "--clock-start",
+        type=datetime.fromisoformat,
+        default=None,
+        metavar="ISO_TIME",
+        help="where the simulated clock starts, e.g. 2026-11-01T00:00+00:00 (default: now)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
-    simulator_class, name, default_port, token_env, default_token = KINDS[args.kind]
-    token = os.environ.get(args.token_env or token_env) or default_token
+    simulator_class = SIMULATORS[args.kind]
+    token = os.environ.get(args.token_env or simulator_class.token_env) or simulator_class.demo_token
     sim = simulator_class(
         tokens={token},
         seed=args.seed,
         orders=args.orders,
         skus=args.skus,
-        port=default_port if args.port is None else args.port,
+        port=simulator_class.default_port if args.port is None else args.port,
         latency=args.latency,
         rate_limit=(args.rate_limit, 10.0) if args.rate_limit else None,
         verbose=args.verbose,
+        clock_start=args.clock_start,
     )
     if args.faults:
         sim.faults.configure(**args.faults)
@@ -73,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
 
         notifier = Notifier(args.notify_url, os.environ.get(args.notify_secret_env)).attach(sim.world)
     sim.start()
-    print(f"{name} simulator on {sim.url} ({args.orders} orders, seed {args.seed}); Ctrl-C to stop", flush=True)
+    print(
+        f"{simulator_class.title} simulator on {sim.url} ({args.orders} orders, seed {args.seed}); Ctrl-C to stop",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

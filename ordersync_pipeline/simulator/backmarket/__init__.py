@@ -3,45 +3,29 @@
 with BackMarketSimulator(tokens={"demo-backmarket-token"}, seed=7, orders=20) as sim:
     sim.url              # http://127.0.0.1:PORT
     sim.world.advance(minutes=60)
+
+``BackMarketSimulator(..., lines_per_order=2)`` gives every order exactly that many lines.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from ordersync_pipeline.simulator.running import RunningSimulator
-
+from ..base.running import RunningSimulator
+from ..base.values import DELETE
 from .faults import Faults
-from .model import DELETE, ApiError
-from .server import SimulatorServer
+from .model import ApiError
+from .server import Handler
 from .world import World
 
 
 class BackMarketSimulator(RunningSimulator):
     name = "backmarket-simulator"
-    server_class = SimulatorServer
-
-    def __init__(
-        self,
-        tokens: set[str] | frozenset[str] | list[str] = frozenset({"demo-backmarket-token"}),
-        seed: int = 7,
-        orders: int = 20,
-        skus: Any = None,
-        port: int = 0,
-        *,
-        latency: float = 0.0,
-        rate_limit: tuple[int, float] | None = None,
-        arrivals_per_hour: float = 6.0,
-        lines_per_order: int | None = None,
-        verbose: bool = False,
-    ) -> None:
-        self.tokens = set(tokens)
-        self.port = port
-        self.verbose = verbose
-        self.world = World(
-            seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour, lines_per_order=lines_per_order
-        )
-        self.faults = Faults(latency=latency, rate_limit=rate_limit)
+    title = "Back Market"
+    default_port = 8710
+    token_env = "BACKMARKET_FR_TOKEN"
+    demo_token = "demo-backmarket-token"
+    world_class = World
+    faults_class = Faults
+    handler_class = Handler
 
     def _started(self) -> None:
         self.world.base_url = self.url  # the listing's `next` links are absolute

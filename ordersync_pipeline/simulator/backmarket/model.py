@@ -1,15 +1,15 @@
-"""Records, state codes and small helpers of the Back Market simulator.
-
-Times are kept as integer UTC epoch seconds and money as integer cents: cheap to store for
-100,000 orders and turned into RFC 3339 strings and decimal strings only when served.
-"""
+"""Records, state codes and the error of the Back Market simulator (times and money as in
+``base.values``: epoch seconds and cents)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from ..base.catalogue import Product
+from ..base.server import SimulatorError
 
 # Order states (the seller never sets them: they follow the lines).
 ORDER_NEW = 0
@@ -54,26 +54,10 @@ COUNTRY_CODES = (
 )
 
 
-class _Delete:
-    """Sentinel: an override with this value removes the key from the served payload."""
-
-    _instance: _Delete | None = None
-
-    def __new__(cls) -> _Delete:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "DELETE"
+DOC_LINK = "https://api.backmarket.dev/"
 
 
-DELETE = _Delete()
-#: the same sentinel, spelt for JSON bodies of the control API
-DELETE_JSON = "__DELETE__"
-
-
-class ApiError(Exception):
+class ApiError(SimulatorError):
     """An answer with Back Market's error body (``ErrorResponseV1``)."""
 
     def __init__(
@@ -89,11 +73,24 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
         self.target = target
         self.data = data
         #: answered as a bare JSON string, as the listing update documents its 400
         self.string_body = string_body
+
+    def answer(self) -> Any:
+        if self.string_body:
+            return self.message
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "target": self.target,
+                "data": self.data if self.data is not None else {},
+                "docLink": DOC_LINK,
+            },
+            "requestId": uuid.uuid4().hex,
+        }
 
 
 def order_state_for(line_states: list[int]) -> int:
@@ -115,17 +112,11 @@ def order_state_for(line_states: list[int]) -> int:
 
 
 @dataclass(slots=True)
-class Listing:
-    listing_id: int
-    uuid: str
-    product_uuid: str
-    backmarket_id: int
-    sku: str
-    title: str
-    brand: str
-    price: Decimal
-    quantity: int
-    grade: str
+class Listing(Product):
+    """A product of the catalogue as Back Market lists it, under its listing and product ids."""
+
+    listing_id: int = 0
+    backmarket_id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -196,42 +187,3 @@ def fmt_ts(ts: int | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-def to_ts(value: datetime | str | int | float) -> int:
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp())
-
-
-def parse_datetime(text: str) -> datetime:
-    """RFC 3339 (``Z`` or an offset; a missing offset means UTC). Raises ``ValueError``."""
-    text = text.strip()
-    if " " in text and "T" in text:  # a '+' decoded as a space in a query string
-        text = text.replace(" ", "+")
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-def to_cents(value: Any) -> int:
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError(f"not a price: {value!r}") from exc
-    if not amount.is_finite():
-        raise ValueError(f"not a price: {value!r}")
-    return int((amount * 100).quantize(Decimal(1)))

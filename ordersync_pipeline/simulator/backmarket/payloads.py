@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import copy
-import uuid
 from typing import Any
 
+from ..base.values import DELETE, DELETE_JSON, money
 from .data import CARE_ISSUES, CONDITIONS, GRADES, LISTING_STATES, MERCHANT_ID, address, carrier
-from .model import DELETE, DELETE_JSON, ApiError, CareFolder, Line, Listing, Order, fmt_ts, money
+from .model import CareFolder, Line, Listing, Order, fmt_ts
 
-DOC_LINK = "https://api.backmarket.dev/"
 EXPECTED_DISPATCH_SECONDS = 2 * 86400
-
-
-def error_body(exc: ApiError) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": exc.code,
-            "message": exc.message,
-            "target": exc.target,
-            "data": exc.data if exc.data is not None else {},
-            "docLink": DOC_LINK,
-        },
-        "requestId": uuid.uuid4().hex,
-    }
 
 
 def absolute(url: str, base_url: str) -> str:

@@ -164,7 +164,7 @@ class WorldQueries:
             reason = body.get("return_reason")
             line.return_reason = int(reason) if reason is not None else 0
             line.return_message = str(body.get("return_message") or "")
-        self._touch(order)
+        self.touch(order)
 
     def _ship_by_seller(self, order: Any, body: dict[str, Any]) -> None:
         tracking = body.get("tracking_number")

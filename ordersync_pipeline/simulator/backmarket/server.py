@@ -1,25 +1,14 @@
-"""The HTTP side: Back Market's ``/ws/`` seller API and a ``/_sim/`` control API, standard library only."""
+"""The HTTP side: Back Market's ``/ws/`` seller API and its ``/_sim/`` control routes, on ``base.server``."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-import socket
-import time
-import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
-from ..chaos import MALFORMED_BODY, truncated
-from ..wire import json_body
-from .model import COUNTRY_CODES, DELETE, DELETE_JSON, ORDER_STATES, ApiError, parse_datetime, to_ts
-from .payloads import error_body
-
-if TYPE_CHECKING:
-    from .faults import Faults
-    from .world import World
+from ..base.server import SimulatorHandler
+from ..base.values import from_json, parse_datetime, to_ts
+from .model import COUNTRY_CODES, ORDER_STATES, ApiError
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
@@ -31,18 +20,6 @@ LISTINGS = frozenset({"/ws/orders"})
 ORDER_RE = re.compile(r"^/ws/orders/(?P<id>[^/]+)$")
 CARE_RE = re.compile(r"^/ws/sav/(?P<id>[^/]+)$")
 LISTING_RE = re.compile(r"^/ws/listings/(?P<id>[^/]+)$")
-
-
-class SimulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], world: World, faults: Faults, tokens: set[str]) -> None:
-        super().__init__(address, Handler)
-        self.world = world
-        self.faults = faults
-        self.tokens = set(tokens)
-        self.verbose = False
 
 
 def _int(params: dict[str, str], name: str, default: int | None = None, minimum: int | None = None) -> int | None:
@@ -83,129 +60,51 @@ def _minute_date(params: dict[str, str], name: str) -> int | None:
         raise ApiError(400, "invalid_parameter", f"{name} is not a valid date", name) from None
 
 
-def _from_json(value: Any) -> Any:
-    """Control-API bodies spell the DELETE sentinel as a string."""
-    if isinstance(value, dict):
-        return {key: _from_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_from_json(item) for item in value]
-    return DELETE if value == DELETE_JSON else value
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: SimulatorServer
-    protocol_version = "HTTP/1.1"
+class Handler(SimulatorHandler):
     server_version = "BackMarketSimulator/1.0"
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
+    api_prefix = "/ws/"
+    #: the only answers given as bytes are the documents behind ``/static/``
+    binary_type = "application/pdf"
 
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
+    def refused(self) -> tuple[int, Any] | None:
+        if not self.headers.get("User-Agent"):
+            return 403, {"errors": [{"code": "bot-need-challenge", "message": "A User-Agent header is required"}]}
+        return None
 
-    def setup(self) -> None:
-        super().setup()
-        # small JSON answers: send them at once instead of waiting on delayed acknowledgements
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    # -- plumbing -------------------------------------------------------------------------------
-
-    def _base_url(self) -> str:
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-        return f"http://{host}"
-
-    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
-        body = payload if isinstance(payload, bytes) else json_body(payload)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self._headers_buffer.append(b"\r\n")  # headers and body leave in one write
-        self._headers_buffer.append(body)
-        self.flush_headers()
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
-            return {}
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise ApiError(400, "invalid_json", "The request body is not valid JSON") from None
-
-    def _handle(self, method: str) -> None:
-        url = urlsplit(self.path)
-        path = url.path.rstrip("/") or "/"
-        params = dict(parse_qsl(url.query, keep_blank_values=True))
-        fault = None
-        try:
-            body = self._body() if method in ("POST", "PUT", "PATCH") else {}
-            if path.startswith("/_sim"):
-                status, payload = self._control(method, path, body)
-            elif path.startswith("/ws/"):
-                if not self.headers.get("User-Agent"):
-                    status, payload = (
-                        403,
-                        {"errors": [{"code": "bot-need-challenge", "message": "A User-Agent header is required"}]},
-                    )
-                else:
-                    fault = self.server.faults.before_request(method, path, self.path)
-                    self._authenticate()
-                    status, payload = self._ws(method, path, params, body)
-                    if path in LISTINGS and isinstance(payload, dict) and payload.get("next"):
-                        served = [r["order_id"] for r in payload.get("results", []) if isinstance(r, dict)]
-                        self.server.faults.between_pages(self.server.world, self.path, served)
-            elif path.startswith("/static/") and method == "GET":
-                self._send(200, FAKE_PDF, "application/pdf")
-                return
-            else:
-                raise ApiError(404, "not_found", f"No route for {path}")
-        except ApiError as exc:
-            status = exc.status
-            payload = exc.message if exc.string_body else error_body(exc)
-        except Exception as exc:  # a simulator bug answers like a server error, with the trace on stderr
-            traceback.print_exc()
-            status, payload = 500, error_body(ApiError(500, "internal_error", str(exc)))
-        if fault is None:
-            self._send(status, payload)
-        else:
-            self._send_spoiled(fault, status, payload)
-
-    def _send_spoiled(self, fault: str, status: int, payload: Any) -> None:
-        """The answer as the fault spoils it: late, never, cut short or not JSON."""
-        if fault in ("timeout", "hang"):
-            time.sleep(self.server.faults.chaos.timeout_seconds)
-        if fault == "hang":
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        body = payload if isinstance(payload, bytes) else json_body(payload)
-        if fault == "truncate":
-            self._send(status, truncated(body))
-        elif fault == "malformed":
-            self._send(status, MALFORMED_BODY, "text/html")
-        else:
-            self._send(status, body)
-
-    def _authenticate(self) -> None:
+    def authenticate(self) -> None:
         header = self.headers.get("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "basic" or token.strip() not in self.server.tokens:
             raise ApiError(401, "unauthenticated", "Invalid or missing credentials", "Authorization")
+
+    def served(self, path: str, payload: Any) -> list[int] | None:
+        if path in LISTINGS and isinstance(payload, dict) and payload.get("next"):
+            return [r["order_id"] for r in payload.get("results", []) if isinstance(r, dict)]
+        return None
+
+    def other_route(self, method: str, path: str) -> tuple[int, Any]:
+        if path.startswith("/static/") and method == "GET":
+            return 200, FAKE_PDF
+        raise self.not_found(f"No route for {path}")
+
+    def not_found(self, message: str) -> ApiError:
+        return ApiError(404, "not_found", message)
+
+    def invalid_json(self) -> ApiError:
+        return ApiError(400, "invalid_json", "The request body is not valid JSON")
+
+    def invalid_fault(self, message: str) -> ApiError:
+        return ApiError(400, "invalid_fault", message)
+
+    def internal_error(self, message: str) -> ApiError:
+        return ApiError(500, "internal_error", message)
+
+    def _base_url(self) -> str:
+        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        return f"http://{host}"
 
     def _page_links(self, path: str, params: dict[str, str], page: int, count: int, size: int) -> dict:
         def link(number: int) -> str:
@@ -222,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- /ws/ -----------------------------------------------------------------------------------
 
-    def _ws(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, Any]:
+    def api(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, Any]:
         world = self.server.world
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "The request body must be a JSON object")
@@ -304,14 +203,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- /_sim/ ---------------------------------------------------------------------------------
 
-    def _control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        world, faults = self.server.world, self.server.faults
-        body = body if isinstance(body, dict) else {}
-        if path == "/_sim/state" and method == "GET":
-            return 200, {**world.state(), "faults": faults.describe()}
-        if path == "/_sim/advance" and method == "POST":
-            done = world.advance(minutes=float(body.get("minutes", 60)), steps=int(body.get("steps", 1)))
-            return 200, {"changes": done, **world.state()}
+    def more_control(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        world = self.server.world
         if path == "/_sim/orders" and method == "POST":
             try:
                 order_id = world.create_order(
@@ -323,20 +216,10 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, KeyError) as exc:
                 raise ApiError(400, "invalid_order", str(exc)) from None
             return 201, world.order_json(order_id, self._base_url())
-        if path == "/_sim/reset" and method == "POST":
-            world.reset()
-            return 200, world.state()
-        if path == "/_sim/faults" and method in ("GET", "POST"):
-            if method == "POST":
-                try:
-                    faults.configure(**body)
-                except (TypeError, ValueError) as exc:
-                    raise ApiError(400, "invalid_fault", str(exc)) from None
-            return 200, faults.describe()
         if (match := re.fullmatch(r"/_sim/orders/(\d+)/corrupt", path)) and method == "POST":
             try:
-                world.corrupt_order(int(match[1]), _from_json(body.get("overrides")))
+                world.corrupt_order(int(match[1]), from_json(body.get("overrides")))
             except KeyError as exc:
                 raise ApiError(404, "order_not_found", str(exc)) from None
             return 200, {"order_id": int(match[1]), "overrides": body.get("overrides")}
-        raise ApiError(404, "not_found", f"No control route for {method} {path}")
+        raise self.not_found(f"No control route for {method} {path}")

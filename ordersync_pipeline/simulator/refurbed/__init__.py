@@ -8,38 +8,23 @@ with RefurbedSimulator(tokens={"demo-refurbed-token"}, seed=7, orders=20) as sim
 
 from __future__ import annotations
 
-from typing import Any
-
-from ordersync_pipeline.simulator.running import RunningSimulator
-
+from ..base.running import RunningSimulator
+from ..base.values import DELETE
 from .faults import Faults
-from .model import DELETE, ApiError
-from .server import SimulatorServer
+from .model import ApiError
+from .server import Handler
 from .world import World
 
 
 class RefurbedSimulator(RunningSimulator):
     name = "refurbed-simulator"
-    server_class = SimulatorServer
-
-    def __init__(
-        self,
-        tokens: set[str] | frozenset[str] | list[str] = frozenset({"demo-refurbed-token"}),
-        seed: int = 7,
-        orders: int = 20,
-        skus: Any = None,
-        port: int = 0,
-        rate_limit: tuple[int, float] | None = None,
-        latency: float = 0.0,
-        *,
-        arrivals_per_hour: float = 6.0,
-        verbose: bool = False,
-    ) -> None:
-        self.tokens = set(tokens)
-        self.port = port
-        self.verbose = verbose
-        self.world = World(seed=seed, orders=orders, skus=skus, arrivals_per_hour=arrivals_per_hour)
-        self.faults = Faults(latency=latency, rate_limit=rate_limit)
+    title = "Refurbed"
+    default_port = 8720
+    token_env = "REFURBED_DE_TOKEN"
+    demo_token = "demo-refurbed-token"
+    world_class = World
+    faults_class = Faults
+    handler_class = Handler
 
 
 __all__ = ["DELETE", "ApiError", "Faults", "RefurbedSimulator", "World"]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..base.values import parse_datetime, to_ts
 from .model import (
     INVALID_ARGUMENT,
     ITEM_MOVES,
@@ -22,8 +23,6 @@ from .model import (
     SHIPPED,
     UNIMPLEMENTED,
     ApiError,
-    parse_datetime,
-    to_ts,
 )
 from .payloads import item_payload, offer_payload, order_payload
 
@@ -69,14 +68,6 @@ def _released_filter(spec: Any) -> list[tuple[str, int]]:
 def _in_range(ts: int, bounds: list[tuple[str, int]]) -> bool:
     checks = {"gt": ts.__gt__, "ge": ts.__ge__, "lt": ts.__lt__, "le": ts.__le__}
     return all(checks[op](value) for op, value in bounds)
-
-
-def _ok(key: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"status": dict(OK_STATUS), key: payload}
-
-
-def _failed(key: str, exc: ApiError) -> dict[str, Any]:
-    return {"status": exc.body(), key: None}
 
 
 class WorldApi:
@@ -179,18 +170,8 @@ class WorldApi:
     # -- OrderItemService -----------------------------------------------------------------------
 
     def update_item_states(self, body: dict[str, Any]) -> dict[str, Any]:
-        """BatchUpdateOrderItemsState: each update stands alone; results in request order."""
-        updates = body.get("updates")
-        if not isinstance(updates, list) or not 1 <= len(updates) <= MAX_BATCH:
-            raise _invalid(f"between 1 and {MAX_BATCH} updates are required")
-        with self.lock:
-            results = []
-            for update in updates:
-                try:
-                    results.append(_ok("order_item", self.update_item_state(update)["order_item"]))
-                except ApiError as exc:
-                    results.append(_failed("order_item", exc))
-            return {"results": results}
+        """BatchUpdateOrderItemsState."""
+        return self._batch(body.get("updates"), "updates", "order_item", self.update_item_state)
 
     def update_item_state(self, update: Any) -> dict[str, Any]:
         """UpdateOrderItemState: the item state machine, and the parcel tracking URL SHIPPED needs."""
@@ -227,23 +208,26 @@ class WorldApi:
                 item.refunded_cents = item.price_cents
             item.state = state
             order = self._orders[item.order_id]
-            self._touch(order)
+            self.touch(order)
             return {"order_item": item_payload(item, order.country)}
 
     # -- OfferService ---------------------------------------------------------------------------
 
     def update_offers(self, body: dict[str, Any]) -> dict[str, Any]:
-        """BatchUpdateOffers: each update stands alone; results in request order."""
-        offers = body.get("offers")
-        if not isinstance(offers, list) or not 1 <= len(offers) <= MAX_BATCH:
-            raise _invalid(f"between 1 and {MAX_BATCH} offers are required")
+        """BatchUpdateOffers."""
+        return self._batch(body.get("offers"), "offers", "offer", self.update_offer)
+
+    def _batch(self, updates: Any, name: str, key: str, update_one: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """A batch call: each update stands alone; results in request order."""
+        if not isinstance(updates, list) or not 1 <= len(updates) <= MAX_BATCH:
+            raise _invalid(f"between 1 and {MAX_BATCH} {name} are required")
         with self.lock:
             results = []
-            for update in offers:
+            for update in updates:
                 try:
-                    results.append(_ok("offer", self.update_offer(update)["offer"]))
+                    results.append({"status": dict(OK_STATUS), key: update_one(update)[key]})
                 except ApiError as exc:
-                    results.append(_failed("offer", exc))
+                    results.append({"status": exc.answer(), key: None})
             return {"results": results}
 
     def update_offer(self, update: Any) -> dict[str, Any]:
@@ -264,7 +248,7 @@ class WorldApi:
                 stock = _int64(update["stock"], "stock")
                 if stock < 0:
                     raise _invalid("invalid input offer data: stock must not be negative")
-                offer.stock = stock
+                offer.quantity = stock
                 offer.version += 1
                 self.pushes.append((offer.id, stock))
             return {"offer": offer_payload(offer)}

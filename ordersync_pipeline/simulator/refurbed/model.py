@@ -1,8 +1,5 @@
-"""Records, states and small helpers of the Refurbed simulator.
-
-Times are integer UTC epoch seconds and money integer cents, as in the Back Market simulator,
-whose conversion helpers are shared; they become RFC 3339 and decimal strings only when served.
-"""
+"""Records, states and the error of the Refurbed simulator (times and money as in
+``base.values``: epoch seconds and cents)."""
 
 from __future__ import annotations
 
@@ -10,14 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ordersync_pipeline.simulator.backmarket.model import (  # noqa: F401 - re-exported for this package
-    DELETE,
-    DELETE_JSON,
-    money,
-    parse_datetime,
-    to_cents,
-    to_ts,
-)
+from ..base.server import SimulatorError
 
 # OrderItemState: NEW -> ACCEPTED | REJECTED | CANCELLED; ACCEPTED -> SHIPPED | CANCELLED; SHIPPED -> RETURNED.
 NEW, ACCEPTED, REJECTED, CANCELLED, SHIPPED, RETURNED = (
@@ -63,18 +53,15 @@ UNIMPLEMENTED, INTERNAL, UNAVAILABLE, UNAUTHENTICATED = 12, 13, 14, 16
 HTTP_STATUS = {3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 12: 501, 13: 500, 14: 503, 16: 401}
 
 
-class ApiError(Exception):
+class ApiError(SimulatorError):
     """An answer with Refurbed's error body, a google.rpc.Status: ``{code, message, details}``."""
 
     def __init__(self, code: int, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
         self.status = status or HTTP_STATUS.get(code, 500)
-        #: extra response headers (the rate-limit ones)
-        self.headers: dict[str, str] = {}
 
-    def body(self) -> dict[str, Any]:
+    def answer(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": []}
 
 
@@ -102,7 +89,8 @@ class Offer:
     title: str
     grading: str
     price: Any  # Decimal
-    stock: int
+    #: the offer's stock
+    quantity: int
     version: int = 1
     created: int = 0
 
@@ -115,7 +103,7 @@ class Offer:
             "title": self.title,
             "grading": self.grading,
             "price": self.price,
-            "quantity": self.stock,
+            "quantity": self.quantity,
         }
 
 

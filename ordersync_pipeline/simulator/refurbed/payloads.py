@@ -9,9 +9,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ordersync_pipeline.simulator.backmarket.data import FIRST_NAMES, LAST_NAMES, STREETS
-
-from .model import DELETE, SHIPPED, Item, Offer, Order, fmt_ts, money
+from ..base.catalogue import FIRST_NAMES, LAST_NAMES, STREETS
+from ..base.values import DELETE, money
+from .model import SHIPPED, Item, Offer, Order, fmt_ts
 
 CURRENCY = "EUR"
 TOWNS = {
@@ -143,7 +143,7 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "sku": offer.sku,
         "grading": offer.grading,
         "warranty": "M12",
-        "stock": offer.stock,
+        "stock": offer.quantity,
         "shipping_profile_id": "501",
         "shipping_profile_name": "Standard",
         "taxation": "MARGINAL",

@@ -1,4 +1,4 @@
-"""Seeded fault decisions shared by both simulators' ``faults.py``.
+"""Seeded fault decisions, the ``chaos`` of every simulator's fault knobs (``faults.py``).
 
 Every mode is off by default. A request is decided in a fixed order, with one draw of a seeded
 random generator per active mode, so that the same seed and the same sequence of requests give
@@ -63,15 +63,10 @@ class Rule:
 @dataclass
 class Chaos:
     seed: int = 0
-    burst_rate: float = 0.0
+    #: fault kind -> the share of requests that get it (for ``change``: of listing pages)
+    rates: dict[str, float] = field(default_factory=lambda: dict.fromkeys(KINDS, 0.0))
     burst_length: int = 3
-    error_rate: float = 0.0
-    timeout_rate: float = 0.0
-    hang_rate: float = 0.0
     timeout_seconds: float = 1.0
-    truncate_rate: float = 0.0
-    malformed_rate: float = 0.0
-    change_rate: float = 0.0
     rules: list[Rule] = field(default_factory=list)
     injected: Counter = field(default_factory=Counter)
     _burst_left: int = field(default=0, repr=False)
@@ -83,12 +78,12 @@ class Chaos:
     def configure(self, changes: dict[str, Any]) -> None:
         """Apply the knobs of ``changes`` this class owns; a new ``seed`` restarts the sequence."""
         with self._lock:
-            for name in _RATES.values():
+            for kind, name in _RATES.items():
                 if name in changes:
                     rate = float(changes[name] or 0.0)
                     if not 0.0 <= rate <= 1.0:
                         raise ValueError(f"{name} must be between 0 and 1")
-                    setattr(self, name, rate)
+                    self.rates[kind] = rate
             if "burst_length" in changes:
                 self.burst_length = max(1, int(changes["burst_length"]))
             if "timeout_seconds" in changes:
@@ -104,7 +99,7 @@ class Chaos:
         with self._lock:
             return {
                 "seed": self.seed,
-                **{name: getattr(self, name) for name in _RATES.values()},
+                **{name: self.rates[kind] for kind, name in _RATES.items()},
                 "burst_length": self.burst_length,
                 "timeout_seconds": self.timeout_seconds,
                 "rules": [vars(rule).copy() for rule in self.rules],
@@ -121,7 +116,7 @@ class Chaos:
             fault = self._rule(target)
             if fault is None:
                 for kind in REQUEST_FAULTS:
-                    rate = getattr(self, _RATES[kind])
+                    rate = self.rates[kind]
                     if rate > 0 and self._rng.random() < rate:
                         fault = kind
                         break
@@ -135,8 +130,8 @@ class Chaos:
         """Whether an order changes now, after a listing page with more to come."""
         with self._lock:
             hit = self._rule(target, only="change") == "change"
-            if not hit and self.change_rate > 0:
-                hit = self._rng.random() < self.change_rate
+            if not hit and self.rates["change"] > 0:
+                hit = self._rng.random() < self.rates["change"]
             return hit
 
     def changed(self) -> None:
