@@ -45,7 +45,7 @@ from typing import Any
 import requests
 
 from benchmarks.chaos_checks import invariant_violations
-from benchmarks.chaos_shelf import SPARE, Shelf, write_stock_file
+from benchmarks.chaos_shelf import Shelf, spare_units, write_stock_file
 from benchmarks.chaos_worker import step
 from benchmarks.measure import scratch_database
 from ordersync_pipeline import stock
@@ -124,7 +124,7 @@ class Simulator:
             self.process.stdout.close()
 
 
-def seed_stock(engine: Any, seed: int, counted_at: datetime) -> dict[str, int]:
+def seed_stock(engine: Any, seed: int, counted_at: datetime, spare: int) -> dict[str, int]:
     """One stock for both marketplaces, listed on each under its own references, counted at
     ``counted_at``; every other SKU gets units to spare and is the shelf's to check (its count is
     returned). The simulators' catalogues are drawn from the seed, so building them here gives
@@ -134,7 +134,7 @@ def seed_stock(engine: Any, seed: int, counted_at: datetime) -> dict[str, int]:
     rows = [
         {
             "sku": listing["sku"],
-            "on_hand": listing["quantity"] + (SPARE if n % 2 == 0 else 0),
+            "on_hand": listing["quantity"] + (spare if n % 2 == 0 else 0),
             "listings": {CODES["backmarket"]: str(listing["listing_id"]), CODES["refurbed"]: refurbed[listing["sku"]]},
         }
         for n, listing in enumerate(sorted(catalogues["backmarket"], key=lambda listing: listing["sku"]))
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             if not count_first:
                 settle(url, sims)
             counted_at = utc_naive(max(sim.now() for sim in sims.values())) + timedelta(seconds=1)
-            shelf = Shelf.counted(seed_stock(engine, args.seed, counted_at), sims)
+            shelf = Shelf.counted(seed_stock(engine, args.seed, counted_at, spare_units(sum(minutes) / 60)), sims)
             if count_first:
                 settle(url, sims)
             for n in range(args.syncs):

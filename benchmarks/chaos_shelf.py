@@ -15,6 +15,7 @@ imports a recount in a process of its own, so that the benchmark can kill it wit
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -34,8 +35,13 @@ from ordersync_pipeline.marketplaces.refurbed.adapter import parse_order as pars
 from ordersync_pipeline.stock import import_stock
 
 PARSERS = {"backmarket": parse_backmarket_order, "refurbed": parse_refurbed_order}
-#: units added to a recounted SKU's shelf, more than the simulators sell of one SKU in a run
-SPARE = 500
+
+
+def spare_units(hours: float) -> int:
+    """Units to add to a recounted SKU's shelf so that a run of ``hours`` of simulated time cannot
+    sell them out: each simulator takes about six orders an hour of one or two lines over a dozen
+    SKUs, so a SKU sells about one unit an hour on both together; four times that, and some."""
+    return 50 + 4 * math.ceil(hours)
 
 
 def listed_raw_orders(sim: Any) -> Iterator[dict]:

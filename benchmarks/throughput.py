@@ -7,8 +7,9 @@ The Back Market simulator runs in a child process, seeded with N orders of two l
 "full sync" is the modified sync over the whole history (its cursor cleared before each run, so
 every run reads every listed order; orders still unpaid are not listed by Back Market). Stock is
 seeded from the simulator's catalogue, with enough units on hand for the whole history. Each phase
-reports its time, orders per second, this process's peak RSS and the statements it issued; the
-full sync also the time the database spent on it (``measure.database_busy``), set beside the floor.
+reports its time, orders per second, this process's peak RSS, the statements it sent and the rows
+of order data it wrote, as the database counts them (``measure.counting``); the full sync also the
+time the database spent on it (``measure.database_busy``), set beside the floor.
 The last line printed is one JSON object with every figure.
 """
 
@@ -151,6 +152,8 @@ def measure_database(kind: str, orders: int, baseline_orders: int) -> dict[str, 
         "sync_only_orders_per_s": round(fetched / full.seconds),
         "full_sync_events": report.events,
         "full_sync_statements": rows[0]["statements"] + rows[1]["statements"],
+        "full_sync_rows_written": rows[0]["rows_written"] + rows[1]["rows_written"],
+        "statements_from": counter.statements_from,
         "full_sync_db_s": round(db_s, 3),
         "copy_floor_s": round(floor_s, 3),
         "db_vs_floor": round(db_s / floor_s, 2) if floor_s else None,
@@ -257,6 +260,8 @@ def print_table(figures: dict[str, Any]) -> None:
             f"{row['phase']:44} {row['seconds']:>8} {row.get('orders_per_s') or '':>9} {row.get('peak_rss_mb', ''):>8} "
             f"{row.get('statements', ''):>7} {row.get('rows_written', ''):>12} {row.get('events', ''):>7}"
         )
+    rows_from = "pg_stat_user_tables" if figures["database"] == "postgres" else "cursor row counts"
+    print(f"statements counted by: {figures['statements_from']}; rows written counted by: {rows_from}")
     print(
         f"full sync end to end (sync + events + stock): {figures['full_sync_s']} s, "
         f"{figures['full_sync_orders_per_s']} orders/s, {figures['speedup_vs_baseline']}x the baseline; "

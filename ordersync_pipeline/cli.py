@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ordersync_pipeline import console
 from ordersync_pipeline.problems import explain
+from ordersync_pipeline.sync.options import DAYS_BACK, PAGE_SIZE, SYNC_TYPE_NAMES, Bounds
 
-SYNC_TYPES = ("new", "modified", "care", "incomplete", "all")
+SYNC_TYPES = (*SYNC_TYPE_NAMES, "all")
 #: the kinds ``ordersync_pipeline.simulator.SIMULATORS`` runs; the simulators themselves are
 #: imported only by the commands that start one
 SIMULATOR_KINDS = ("backmarket", "refurbed")
@@ -29,6 +30,10 @@ def _int_range(low: int, high: int):
         return value
 
     return parse
+
+
+def _bounded(bounds: Bounds):
+    return _int_range(bounds.low, bounds.high)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,9 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="sync orders from the marketplaces (runs the Dagster assets)")
     sync.add_argument("--type", dest="sync_type", choices=SYNC_TYPES, default="all", help="sync type (default: all)")
     sync.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
-    sync.add_argument("--page-size", type=_int_range(1, 100), default=50, help="orders per page (default: 50)")
     sync.add_argument(
-        "--days-back", type=_int_range(1, 365), default=2, help="incomplete sync look-back in days (default: 2)"
+        "--page-size",
+        type=_bounded(PAGE_SIZE),
+        default=PAGE_SIZE.default,
+        help=f"orders per page, {PAGE_SIZE.low}..{PAGE_SIZE.high}; a marketplace that takes fewer gets its most"
+        f" (default: {PAGE_SIZE.default})",
+    )
+    sync.add_argument(
+        "--days-back",
+        type=_bounded(DAYS_BACK),
+        default=DAYS_BACK.default,
+        help=f"incomplete sync look-back in days, {DAYS_BACK.low}..{DAYS_BACK.high} (default: {DAYS_BACK.default})",
     )
     sync.add_argument("--no-stock", action="store_true", help="do not apply events and push stock afterwards")
     sync.add_argument(
@@ -171,11 +185,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             steps=args.steps, orders_at_start=args.orders, ui=args.ui, ui_port=args.ui_port, free_ports=args.free_ports
         )
     if args.command == "db":
-        from ordersync_pipeline import settings
-        from ordersync_pipeline.db.engine import current_revision, make_engine, upgrade
+        from ordersync_pipeline.db.engine import current_revision
+        from ordersync_pipeline.order_book import OrderBook
 
-        engine = make_engine(settings.database_url())
-        upgrade(engine)
+        engine = OrderBook(apply_config=False).open()
         console.console.print(f"database at revision {current_revision(engine)}")
         return 0
     if args.command == "check":

@@ -71,6 +71,8 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
     for r in reports:
         if not r.supported:
             console.print(f"  {r.marketplace} {r.sync_type}: not supported by this marketplace, nothing to do")
+        for note in r.notes:
+            console.print(Text.assemble("  ", f"{r.marketplace} {r.sync_type}", " ", note))
         for sample in r.error_samples:
             console.print(Text.assemble("  ", (f"{r.marketplace} {r.sync_type}", "yellow"), " ", str(sample)))
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pydantic
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy import func, select
 
-from ordersync_pipeline.cli import main
+from ordersync_pipeline.cli import build_parser, main
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.db.engine import make_engine
+from ordersync_pipeline.defs.orders.assets import SyncConfig
+from ordersync_pipeline.marketplaces.backmarket.adapter import BackMarketAdapter
+from ordersync_pipeline.marketplaces.refurbed.adapter import RefurbedAdapter
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
+from ordersync_pipeline.sync.options import PAGE_SIZE
 from ordersync_pipeline_tests.sync_helpers import TOKEN
 
 PHONE = {"sku": "IPH13-128-BLK-A", "quantity": 1, "price": "389.00"}
@@ -66,6 +71,29 @@ def test_sync_runs_the_assets_records_the_runs_and_prints_a_summary(user_env, si
             assert instance.get_latest_materialization_event(AssetKey(asset)).run_id == runs[0].run_id
 
 
+def test_a_page_size_back_market_cannot_honour_is_fitted_to_its_most_and_said(user_env, simulator, capsys):
+    simulator.world.create_order(lines=[PHONE], state=1)
+
+    # The simulator refuses a page of more than 50, as Back Market does: the sync asks for 50.
+    assert main(["sync", "--type", "new", "--marketplace", "1", "--page-size", "100", "--no-stock"]) == 0
+
+    out = capsys.readouterr().out
+    assert "takes at most 50 orders a page: 50 asked, not 100" in " ".join(out.split())
+
+
+def test_the_command_line_and_the_run_config_take_the_same_page_sizes():
+    with pytest.raises(pydantic.ValidationError):
+        SyncConfig(page_size=PAGE_SIZE.high + 1)
+    assert SyncConfig(page_size=PAGE_SIZE.high).page_size == PAGE_SIZE.high
+    args = build_parser().parse_args(["sync", "--page-size", str(PAGE_SIZE.high)])
+    assert (args.page_size, SyncConfig().page_size, build_parser().parse_args(["sync"]).page_size) == (
+        PAGE_SIZE.high,
+        PAGE_SIZE.default,
+        PAGE_SIZE.default,
+    )
+    assert (BackMarketAdapter.page_size(PAGE_SIZE.high), RefurbedAdapter.page_size(PAGE_SIZE.high)) == (50, 100)
+
+
 def test_sync_all_runs_the_four_types_in_order(user_env, simulator, capsys):
     simulator.world.create_order(lines=[PHONE], state=1)
     assert main(["sync", "--no-stock"]) == 0
@@ -98,6 +126,7 @@ def test_an_unreachable_marketplace_exits_1(user_env, simulator, capsys):
     [
         (["sync", "--type", "everything"], "invalid choice"),
         (["sync", "--page-size", "0"], "outside 1..100"),
+        (["sync", "--page-size", "101"], "outside 1..100"),
         (["sync", "--days-back", "two"], "not a whole number"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from dagster import (
@@ -14,7 +15,7 @@ from dagster import (
     build_sensor_context,
     instance_for_test,
 )
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 
 from ordersync_pipeline.db import tables
 from ordersync_pipeline.definitions import defs
@@ -223,8 +224,8 @@ def test_the_incomplete_sensor_asks_again_at_once_when_the_run_it_asked_for_fail
 
 
 def test_a_deactivated_marketplace_gets_no_schedule_run(instance, database):
-    with database.engine().begin() as conn:
-        conn.execute(update(tables.marketplaces).where(tables.marketplaces.c.code == "nocare-de").values(active=False))
+    config = Path(database.config_path)
+    config.write_text(config.read_text().replace("kind: nocare,", "kind: nocare, active: false,"))
     requests = _tick(_schedule("sync_new_schedule"), instance, database)
     assert [r.partition_key for r in requests] == ["backmarket-fr|new"]
     assert not isinstance(requests, SkipReason)

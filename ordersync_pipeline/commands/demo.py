@@ -66,7 +66,7 @@ def run(
             console.error(str(exc))
             return 1
         _print_order_book(database)
-        stock.summary(database)
+        stock.summary(database.order_book)
         if ui:
             from ordersync_pipeline.commands import demo_ui
 

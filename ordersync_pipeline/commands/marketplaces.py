@@ -7,12 +7,12 @@ import os
 from rich.table import Table
 
 from ordersync_pipeline.console import console, literal
-from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.registry import list_marketplaces
+from ordersync_pipeline.order_book import OrderBook
 
 
 def show() -> None:
-    engine = OrdersyncDatabase().engine()
+    engine = OrderBook().open()
     with engine.connect() as conn:
         rows = list_marketplaces(conn, active_only=False)
     table = Table(title="Marketplaces")

@@ -8,11 +8,12 @@ from pathlib import Path
 from ordersync_pipeline import console
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import Launcher, dagster_instance
+from ordersync_pipeline.order_book import OrderBook
 from ordersync_pipeline.stock import import_stock, stock_summary
 
 
-def import_file(path: Path, database: OrdersyncDatabase | None = None, counted_at: datetime | None = None) -> int:
-    report = import_stock((database or OrdersyncDatabase()).engine(), path, counted_at)
+def import_file(path: Path, order_book: OrderBook | None = None, counted_at: datetime | None = None) -> int:
+    report = import_stock((order_book or OrderBook()).open(), path, counted_at)
     console.console.print(f"Imported {report.skus} SKUs and {report.listings} listings from {path}", markup=False)
     if report.left_since_count:
         console.console.print(
@@ -30,6 +31,6 @@ def run(apply: bool, push: bool, database: OrdersyncDatabase | None = None) -> i
     return 0
 
 
-def summary(database: OrdersyncDatabase | None = None) -> int:
-    console.print_stock_summary(stock_summary((database or OrdersyncDatabase()).engine()))
+def summary(order_book: OrderBook | None = None) -> int:
+    console.print_stock_summary(stock_summary((order_book or OrderBook()).open()))
     return 0

@@ -8,8 +8,8 @@ from ordersync_pipeline import console
 from ordersync_pipeline.defs.orders.assets import SyncConfig
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import Launcher, dagster_instance, ensure_marketplace_partitions
-from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES
 from ordersync_pipeline.marketplaces.registry import find_marketplace, list_marketplaces
+from ordersync_pipeline.sync.options import DAYS_BACK, PAGE_SIZE, SYNC_TYPE_NAMES
 from ordersync_pipeline.sync.report import SyncReport
 
 
@@ -17,8 +17,8 @@ from ordersync_pipeline.sync.report import SyncReport
 class SyncRequest:
     sync_type: str = "all"
     marketplace: str | None = None
-    page_size: int = 50
-    days_back: int = 2
+    page_size: int = PAGE_SIZE.default
+    days_back: int = DAYS_BACK.default
     verbose: bool = False
 
 
@@ -33,7 +33,7 @@ def run(request: SyncRequest, database: OrdersyncDatabase | None = None) -> list
     instance = dagster_instance()
     ensure_marketplace_partitions(instance, [row.code for row in rows])
     launcher = Launcher(instance, database, request.verbose)
-    types = [str(t) for t in ALL_SYNC_TYPES] if request.sync_type == "all" else [request.sync_type]
+    types = list(SYNC_TYPE_NAMES) if request.sync_type == "all" else [request.sync_type]
     # A person at a terminal wants the reason at once: no retries in the background.
     config = SyncConfig(page_size=request.page_size, days_back=request.days_back, retries=0)
     reports = []

@@ -21,13 +21,13 @@ _MIGRATION_LOCK_ID = 7_261_001
 
 
 def json_text(value: object) -> str:
-    """How JSON columns are written: orjson, compact. A full sync writes an event payload per
-    change, and ``json.dumps`` of them was a measurable share of its time."""
+    """Write a JSON column's value with orjson, compact: a full sync writes an event payload per
+    change, and the standard library's encoder is the slower one."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """An engine for ``url``; ``DatabaseUnusable`` (one line, no password) if the URL cannot work."""
+    """Make an engine for ``url``; raise ``DatabaseUnusable`` (one line, no password) if the URL cannot work."""
     url = url or settings.database_url()
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -61,7 +61,7 @@ def _create(url: str) -> Engine:
 
 @cache
 def shared_engine(url: str) -> Engine:
-    """One engine per URL per process, so that connection pools are reused."""
+    """Return the one engine of this process for ``url``, so that connection pools are reused."""
     return make_engine(url)
 
 
@@ -73,7 +73,7 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def connect(engine: Engine) -> Connection:
-    """A connection; ``DatabaseUnusable`` saying what to check if the database cannot be reached."""
+    """Connect; raise ``DatabaseUnusable`` saying what to check if the database cannot be reached."""
     try:
         return engine.connect()
     except DBAPIError as exc:

@@ -33,7 +33,7 @@ class DatabaseUnusable(SetupProblem):
 
 
 def shown(url: URL | str) -> str:
-    """A URL as it may be shown: its password replaced by ``***``."""
+    """Show a URL with its password replaced by ``***``."""
     if isinstance(url, URL):
         return url.render_as_string(hide_password=True)
     try:
@@ -43,7 +43,7 @@ def shown(url: URL | str) -> str:
 
 
 def parse_url(url: str) -> URL:
-    """The URL, parsed; ``DatabaseUnusable`` naming it (password hidden) if it is not one."""
+    """Parse the URL; raise ``DatabaseUnusable`` naming it (password hidden) if it is not one."""
     try:
         return make_url(url)
     except (ArgumentError, ValueError) as exc:
@@ -72,7 +72,7 @@ def check_sqlite_file(url: URL) -> None:
 
 
 def describe_database_error(exc: DBAPIError, url: URL | str) -> str:
-    """One line for an error the driver raised while connecting to or using ``url``."""
+    """Describe in one line an error the driver raised while connecting to or using ``url``."""
     # The driver's first line says it; the lines after it only repeat it as advice.
     reason = one_line((str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()[0])
     for secret in _passwords(url):

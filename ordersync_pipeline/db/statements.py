@@ -2,9 +2,10 @@
 
 Bulk writes on Postgres go through a temporary table (``StagedRows``, ``merge``): the rows are
 loaded into it by ``COPY``, the cheapest way in, then one ``INSERT ... SELECT ... ON CONFLICT``
-moves them into the real table. Sending them as multi-row ``VALUES`` costs several times more on
-both sides. Rows known to be new can be loaded by ``COPY`` straight into their table
-(``StagedRows.copy_into_table``). SQLite, in this process, takes them in one ``executemany``.
+moves them into the real table; multi-row ``VALUES`` cost more to render, send and parse. Rows
+known to be new can be loaded by ``COPY`` straight into their table (``StagedRows.copy_into_table``).
+SQLite, in this process, takes them in one ``executemany``. Each bulk write tells ``planner_stats``
+how many rows it wrote, so that the tables a long run grows are analyzed as they grow.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ordersync_pipeline.db.planner_stats import rows_written
+
 
 def insert_for(conn: Connection, table: Table):
-    """An INSERT that knows ``ON CONFLICT`` on the connection's database (Postgres or SQLite)."""
+    """Start an INSERT that knows ``ON CONFLICT`` on the connection's database (Postgres or SQLite)."""
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
@@ -33,7 +36,7 @@ def upsert(
     conflict: Sequence[str],
     update: Sequence[str],
 ) -> None:
-    """One statement for all ``rows``: insert, or on a ``conflict`` update the ``update`` columns."""
+    """Insert ``rows`` in one statement, or on a ``conflict`` update the ``update`` columns."""
     if not rows:
         return
     stmt = insert_for(conn, table)
@@ -42,7 +45,7 @@ def upsert(
 
 
 #: the name of a staging table is this and its table's name
-STAGE_PREFIX = "ordersync_stage_"
+_STAGE_PREFIX = "ordersync_stage_"
 
 
 class StagedRows:
@@ -72,22 +75,22 @@ class StagedRows:
             self._rows = [{c: row[c] for c in self.columns} for row in rows] if key else list(rows)
 
     def parents(self, parent_ids: dict[str, int] | None) -> list[int] | None:
-        """Each row's parent id, taken from ``parent_ids`` by the row's key (None without a parent)."""
+        """Give each row's parent id, taken from ``parent_ids`` by the row's key (None without a parent)."""
         return None if self._keys is None else [(parent_ids or {})[key] for key in self._keys]
 
     def rows(self, parent_ids: dict[str, int] | None = None) -> list[dict[str, Any]]:
-        """The rows as dicts, with their parent's id (SQLite, which takes them as they are)."""
+        """Give the rows as dicts, with their parent's id (SQLite, which takes them as they are)."""
         ids = self.parents(parent_ids)
         if ids is None:
             return self._rows
         return [row | {self._parent_column: i} for i, row in zip(ids, self._rows, strict=True)]
 
     def load(self, conn: Connection, parent_ids: dict[str, int] | None = None) -> Table:
-        """The rows in a new temporary table, by ``COPY`` (Postgres). The caller drops it; a
+        """Load the rows into a new temporary table by ``COPY`` (Postgres). The caller drops it; a
         rollback takes it away too."""
         names, lines = self._copy_input(parent_ids)
         stage = Table(
-            STAGE_PREFIX + self.table.name,
+            _STAGE_PREFIX + self.table.name,
             MetaData(),
             *(Column(name, self.table.c[name].type) for name in names),
             prefixes=["TEMPORARY"],
@@ -106,9 +109,10 @@ class StagedRows:
             names = ["id", *names]
             lines = [f"{i}\t{line}" for i, line in zip(ids, lines, strict=True)]
         _copy(conn, self.table.name, names, lines)
+        rows_written(conn, self.table.name, self.count)
 
     def _copy_input(self, parent_ids: dict[str, int] | None) -> tuple[list[str], list[str]]:
-        """The columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
+        """Give the columns and ``COPY`` lines of the rows, their parent's id first if they have one."""
         names = [self._parent_column, *self.columns] if self._parent_column else list(self.columns)
         lines = self._lines or []
         parents = self.parents(parent_ids)
@@ -149,6 +153,7 @@ def merge(
     written = list(result) if returning else result.rowcount
     if stage is not None:
         stage.drop(conn)
+    rows_written(conn, staged.table.name, staged.count)
     return written
 
 
@@ -167,6 +172,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name == "postgresql":
         columns = list(rows[0])
         _copy(conn, table.name, columns, _copy_lines(conn.dialect, table, columns, rows))
+        rows_written(conn, table.name, len(rows))
         return
     conn.execute(table.insert(), list(rows))
 
@@ -188,23 +194,19 @@ def _q(name: str) -> str:
 def _copy(conn: Connection, target: str, columns: Sequence[str], lines: Sequence[str]) -> None:
     """``COPY target (columns) FROM STDIN`` with ``lines``, sent in one piece. The driver reads its
     input in 8 kB pieces by default, each needing the GIL: on a writer thread beside a busy one,
-    every piece waits for it while the server waits for the piece.
-
-    ``COPY`` goes to the driver's cursor, past SQLAlchemy: its cursor events are fired around it,
-    so that what listens to them (statement counts, tracing) sees it like any other statement."""
+    every piece waits for it while the server waits for the piece. ``COPY`` goes to the driver's
+    cursor, past SQLAlchemy and its cursor events."""
     data = ("\n".join(lines) + "\n").encode()
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         sql = f"COPY {_q(target)} ({', '.join(_q(c) for c in columns)}) FROM STDIN"
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, None, None, False)
         cursor.copy_expert(sql, io.BytesIO(data), size=max(len(data), 8192))
-        conn.dispatch.after_cursor_execute(conn, cursor, sql, None, None, False)
     finally:
         cursor.close()
 
 
 def _copy_lines(dialect: Any, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> list[str]:
-    """The rows in COPY's text format, a line each, each value as the column's type would bind it.
+    """Write the rows in COPY's text format, a line each, each value as the column's type would bind it.
 
     Made a column at a time (hundreds of thousands of values go through here): each column's
     values become text in one comprehension, and the lines are joined from the columns."""
@@ -213,7 +215,7 @@ def _copy_lines(dialect: Any, table: Table, columns: list[str], rows: Sequence[d
 
 
 def _column_text(column: Column, dialect: Any, values: list[Any]) -> list[str]:
-    """A column's values in COPY's text format: the plain types directly, the others through the
+    """Write a column's values in COPY's text format: the plain types directly, the others through the
     type's bind processor. A column of text is searched once, all of it, for a character COPY
     treats specially: nearly always there is none, and nothing is escaped value by value."""
     process = column.type._cached_bind_processor(dialect)

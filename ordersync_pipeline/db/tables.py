@@ -60,7 +60,7 @@ class Money(TypeDecorator):
 
 
 def utc_naive(value: datetime | None) -> datetime | None:
-    """A datetime as stored: UTC, without tzinfo, to the microsecond."""
+    """Turn a datetime into what is stored: UTC, without tzinfo, to the microsecond."""
     if value is None:
         return None
     if value.tzinfo is not None:
@@ -118,7 +118,7 @@ order_items = Table(
     Column("id", Integer, primary_key=True),
     # No foreign key to orders (nor from events to orders, nor from locks to items): nothing is
     # ever deleted, a child is written with the id its parent was just given, and checking each
-    # row of a bulk load one at a time was up to a third of its database time (migration 0006).
+    # row of a bulk load one at a time was a large share of the load's work (migration 0006).
     Column("order_id", Integer, nullable=False),
     Column("reference", String(64), nullable=False),
     Column("sku", String(128), nullable=False),
@@ -153,7 +153,7 @@ order_events = Table(
 
 # The events the stock has yet to apply: a row is written with each event and deleted in the
 # transaction that applies it. Marking the wide event rows processed instead rewrote each of them
-# (and its key's index entry), a quarter of a long stock apply (migration 0007).
+# (and its key's index entry) for every event applied (migration 0007).
 pending_order_events = Table(
     "pending_order_events",
     metadata,
@@ -237,8 +237,8 @@ marketplace_stock_locks = Table(
     Column("id", Integer, primary_key=True),
     Column("order_item_id", Integer, nullable=False, unique=True),
     # No foreign keys on these two either: the marketplace is the order's, reached through
-    # order_item_id, and event_id points into an outbox that is never deleted from. Checking them
-    # for every lock written was a sixth of a long stock apply (migration 0004).
+    # order_item_id, and event_id points into an outbox that is never deleted from: checking them
+    # for every lock written is work that can find nothing (migration 0004).
     Column("marketplace_id", Integer, nullable=False),
     Column("sku", String(128), nullable=False),
     Column("quantity", Integer, nullable=False),

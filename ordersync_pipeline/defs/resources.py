@@ -2,54 +2,49 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Engine
 
-from ordersync_pipeline import settings
-from ordersync_pipeline.db.engine import shared_engine, upgrade
-from ordersync_pipeline.marketplaces.registry import load_config, upsert_marketplaces
+from ordersync_pipeline.order_book import ActiveMarketplace, OrderBook
 from ordersync_pipeline.sync.report import Progress
 
 
 class OrdersyncDatabase(ConfigurableResource):
-    """The order book. Without a URL: ``ORDERSYNC_DATABASE_URL``, else the embedded SQLite file."""
+    """The order book (``order_book.OrderBook``). Without a URL: ``ORDERSYNC_DATABASE_URL``, else the
+    embedded SQLite file.
+
+    Runs ask for ``engine()``: the database migrated, with the marketplaces of the file. Schedules
+    and sensors ask for ``reader()`` and ``marketplaces()``, which migrate nothing and write nothing.
+    """
 
     url: str | None = Field(default=None, description="SQLAlchemy URL; default from ORDERSYNC_DATABASE_URL")
     config_path: str | None = Field(default=None, description="Marketplace YAML; default from ORDERSYNC_CONFIG")
     apply_config: bool = Field(default=True, description="Bring `marketplaces` in line with the file before use")
 
+    @property
+    def order_book(self) -> OrderBook:
+        return OrderBook(self.url, self.config_path, self.apply_config)
+
     def engine(self) -> Engine:
-        """A migrated engine whose ``marketplaces`` match the configuration file."""
-        engine = migrated_engine(self.url or settings.database_url())
-        if self.apply_config:
-            path = Path(self.config_path or settings.config_path())
-            # Keyed on the file's modification time: an edited file is applied again, without a restart.
-            apply_config(engine, str(path), path.stat().st_mtime_ns if path.exists() else 0)
-        return engine
+        """Open the order book for a run: the database migrated, its ``marketplaces`` matching the file."""
+        return self.order_book.open()
 
+    def reader(self) -> Engine:
+        """Return the engine for an evaluation: the database as it is."""
+        return self.order_book.reader()
 
-@cache
-def migrated_engine(url: str) -> Engine:
-    engine = shared_engine(url)
-    upgrade(engine)
-    return engine
-
-
-@cache
-def apply_config(engine: Engine, path: str, _mtime_ns: int) -> None:
-    upsert_marketplaces(engine, load_config(path))
+    def marketplaces(self) -> list[ActiveMarketplace]:
+        """Read the active marketplaces without migrating or writing anything."""
+        return self.order_book.marketplaces()
 
 
 def log_progress(_progress: Progress) -> None:
-    """The default progress callback: Dagster's own logs already show each run."""
+    """Drop progress: Dagster's own logs already show each run."""
 
 
 def discard_report(_report: object) -> None:
-    """The default receiver of what each step did (sync reports, stock reports, check results).
+    """Drop what each step did (sync reports, stock reports, check results).
 
     The command line, which runs in the same process, collects them to print; in Dagster's own
     runs the materializations and check evaluations already record them.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -29,7 +29,6 @@ class Status(enum.StrEnum):
 
 
 OPEN_STATUSES = frozenset({Status.PENDING_PAYMENT, Status.PAID, Status.ACCEPTED})
-FINAL_STATUSES = frozenset({Status.SHIPPED, Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
 #: the statuses of an item whose unit has left the seller
 LEFT_STATUSES = frozenset({Status.SHIPPED, Status.RETURNED})
 
@@ -97,6 +96,10 @@ class OrderDocuments:
     delivery_note_url: str | None
     label_url: str | None
     tracking_number: str | None
+
+
+#: an order's document fields (on ``Order`` and ``OrderDocuments`` alike): filled in over time
+DOCUMENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(OrderDocuments))
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ class ConnectionCheck:
 
     @property
     def clock_skew(self) -> timedelta | None:
-        """How far the marketplace's clock is ahead of ours (negative: behind)."""
+        """Say how far the marketplace's clock is ahead of ours (negative: behind)."""
         return None if self.server_time is None else self.server_time - self.local_time
 
 
@@ -268,12 +271,21 @@ class MarketplaceAdapter(abc.ABC):
     #: recent orders that still miss one of them.
     document_fields: tuple[str, ...] = ("delivery_note_url", "label_url")
 
+    #: the most orders this marketplace hands out in one page
+    max_page_size: int = 100
+
     def supports(self, sync_type: SyncType) -> bool:
         return sync_type in self.supported_sync_types
 
+    @classmethod
+    def page_size(cls, requested: int) -> int:
+        """Fit ``requested`` to this marketplace: at least 1, at most its
+        ``max_page_size``. The one place a page size is fitted to a marketplace."""
+        return max(1, min(int(requested), cls.max_page_size))
+
     @abc.abstractmethod
     def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
-        """Orders waiting for the seller (paid, lines to accept), page by page.
+        """Read the orders waiting for the seller (paid, lines to accept), page by page.
 
         With ``unparsed``, an adapter may hand orders out as ``Page.listed`` (read on demand)."""
 
@@ -285,11 +297,14 @@ class MarketplaceAdapter(abc.ABC):
     def iter_modified_orders(
         self, since: datetime, page_size: int, open_references: Sequence[str] = (), *, unparsed: bool = False
     ) -> Iterator[Page]:
-        """Orders that may have changed on or after ``since``, page by page (``unparsed``: as above)."""
+        """Read the orders that may have changed on or after ``since``, page by page (``unparsed``: as above)."""
 
     @abc.abstractmethod
     def get_order(self, reference: str) -> Order:
-        """One order; raises ``RecordError``-worthy ``ValueError`` if its payload cannot be parsed."""
+        """Read one order by reference; ``ValueError`` if its payload cannot be parsed.
+
+        No sync type needs it (each reads listings); it is for reading back one order a
+        marketplace names on its own, such as one its notification is about."""
 
     def get_orders(self, references: Sequence[str]) -> Page:
         """Several orders by reference, as few requests as the marketplace allows (here one each).
@@ -306,7 +321,7 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def get_documents(self, reference: str) -> OrderDocuments:
-        """The delivery note, label and tracking the marketplace has for an order now."""
+        """Read the delivery note, label and tracking the marketplace has for an order now."""
 
     @abc.abstractmethod
     def accept_items(self, order: Order, items: Sequence[OrderItem]) -> list[AcceptResult]:
@@ -320,7 +335,7 @@ class MarketplaceAdapter(abc.ABC):
         return [self.accept_items(order, items) for order, items in waiting]
 
     def accepted(self, order: Order, accepted_refs: set[str]) -> Order:
-        """The order as it stands once ``accepted_refs`` were accepted (without asking again)."""
+        """Give the order as it stands once ``accepted_refs`` were accepted (without asking again)."""
         items = [
             replace(i, status=Status.ACCEPTED, marketplace_state=self.accepted_state)
             if i.reference in accepted_refs
@@ -354,7 +369,7 @@ class MarketplaceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def check_connection(self) -> ConnectionCheck:
-        """One cheap read that needs the token, paced and retried like any other request.
+        """Make one cheap read that needs the token, paced and retried like any other request.
 
         Raises ``AuthenticationError`` if the token is refused, ``MarketplaceError`` if the
         marketplace cannot be reached or answers with an error."""

@@ -1,12 +1,18 @@
-"""Parsing helpers every adapter shares: times, blank strings, and a page of orders parsed one by one."""
+"""Parsing helpers every adapter shares: times, blank strings, payloads validated with an error
+naming their fields, and a page of orders parsed one by one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from ordersync_pipeline.marketplaces.base import Order, Page, RecordError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -21,6 +27,41 @@ def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+def payload_id(raw: Any, key: str) -> str | None:
+    """Find the id of a payload under ``key``, if it has one worth naming, even when the payload is
+    otherwise broken."""
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        return None
+    return str(value).strip() or None
+
+
+def describe(exc: ValidationError, union_tags: frozenset[str] = frozenset()) -> str:
+    """Say in one line what is wrong, naming each field (without echoing the values).
+
+    A union field reports one error per member, tagged with the member's type: ``union_tags``
+    are the tags to drop from the field's path."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        parts = [p for p in err["loc"] if p not in union_tags]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+        problems.append(f"{loc or 'payload'}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(dict.fromkeys(problems))
+
+
+def validated(model: type[M], raw: Any, what: str, key: str, union_tags: frozenset[str] = frozenset()) -> M:
+    """Validate ``raw`` as ``model``; a ``ValueError`` naming the record (``what`` and its id under
+    ``key``) and the fields that are wrong if it is not one."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what} payload is a {type(raw).__name__}, not an object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{what} {payload_id(raw, key) or f'(no {key})'}: {describe(exc, union_tags)}") from None
 
 
 def parse_orders(raws: Iterable[Any], parse: Callable[[Any], Order], reference_of: Callable[[Any], str | None]) -> Page:

@@ -2,7 +2,7 @@
 
 urllib3 directly, not requests: a sync reads thousands of pages, and requests' own work per call
 (preparing, merging settings, looking at the environment and ``~/.netrc``, wrapping the answer)
-cost about a third of the CPU of reading a page. The environment (proxies, CA bundle) is read once,
+would be done again for each of them. The environment (proxies, CA bundle) is read once,
 here, and ``~/.netrc`` never: an entry there for the marketplace's host must not replace the token.
 """
 

@@ -34,7 +34,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, or_, select, text, update
 
-from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import begin_write, insert_for, insert_rows, one_of
 from ordersync_pipeline.db.tables import (
     inventory,
@@ -45,8 +44,8 @@ from ordersync_pipeline.db.tables import (
     pending_order_events,
     utcnow,
 )
-from ordersync_pipeline.gc_tuning import collect_only_new_objects
-from ordersync_pipeline.stock.locks import LOCKED, SHORT, Item, Lock, Planner, Shortfall
+from ordersync_pipeline.db.writes import BulkWriter
+from ordersync_pipeline.stock.locks import LOCKED, SHORT, Counts, Item, Lock, Planner, Shortfall
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +53,10 @@ locks_t = marketplace_stock_locks
 
 
 @dataclass
-class ApplyReport:
+class ApplyReport(Counts):
+    """What an apply did: the planner's counts over every batch, and the events and batches."""
+
     events: int = 0
-    locked: int = 0
-    consumed: int = 0
-    released: int = 0
-    short: int = 0
-    #: short locks that got their units once some were freed (also counted in ``locked``).
-    promoted: int = 0
-    #: consumed locks whose unit left before its SKU's count (also counted in ``consumed``).
-    before_count: int = 0
     batches: int = 0
     #: shipped units for which no unit was free: on_hand could not go down by them.
     shortfalls: list[Shortfall] = field(default_factory=list)
@@ -77,21 +70,20 @@ def apply_pending_events(engine: Engine, batch_size: int = 20_000) -> ApplyRepor
     """Apply every pending event, ``batch_size`` at a time, each batch in its own transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with collect_only_new_objects():
-        return _apply_all(engine, batch_size)
+    with BulkWriter(engine) as writer:
+        return _apply_all(writer, batch_size)
 
 
-def _apply_all(engine: Engine, batch_size: int) -> ApplyReport:
+def _apply_all(writer: BulkWriter, batch_size: int) -> ApplyReport:
     report = ApplyReport()
-    growth = GrowthWatch(["marketplace_stock_locks"])
     # Each batch reads on from the last event of the one before. Applied events leave dead entries
     # in the queue's index until a vacuum: read from the start every time, each batch would step
     # over all the run's earlier ones. After a short batch, one more look from the start finds
     # any event a sync committed late with an earlier id.
     after = 0
     while True:
-        with engine.begin() as conn:
-            applied, last = _apply_batch(conn, batch_size, report, growth, after)
+        with writer.transaction() as conn:
+            applied, last = _apply_batch(conn, batch_size, report, after)
         if applied:
             report.batches += 1
         if applied == batch_size:
@@ -102,8 +94,9 @@ def _apply_all(engine: Engine, batch_size: int) -> ApplyReport:
             after = 0
 
 
-def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth: GrowthWatch, after: int) -> int | None:
-    """Apply the oldest pending events with ids above ``after``; the last id applied, or None."""
+def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, after: int) -> tuple[int, int]:
+    """Apply the oldest pending events with ids above ``after``; return how many were applied and
+    the last id applied (``after`` itself when none was)."""
     begin_write(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLIER_LOCK})
@@ -168,18 +161,12 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
         event_for_sku[item.sku] = max(event_for_sku.get(item.sku, 0), last_event[item.order_id])
     planner.promote_shorts(event_for_sku)
 
-    growth.added(conn, write_plan(conn, planner, skus))
+    write_plan(conn, planner, skus)
     # Processed: out of the queue, in the transaction that applied them.
     conn.execute(delete(queue).where(one_of(conn, queue.c.event_id, [event_id for event_id, _ in events])))
 
-    counts = planner.counts
     report.events += len(events)
-    report.locked += counts.locked
-    report.consumed += counts.consumed
-    report.released += counts.released
-    report.short += counts.short
-    report.promoted += counts.promoted
-    report.before_count += counts.before_count
+    report.add(planner.counts)
     report.shortfalls.extend(planner.shortfalls)
     for shortfall in planner.shortfalls:
         log.warning(
@@ -191,8 +178,8 @@ def _apply_batch(conn: Connection, batch_size: int, report: ApplyReport, growth:
     return len(events), events[-1].event_id
 
 
-def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> int:
-    """The planner's decisions, one statement per table; how many locks were new."""
+def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> None:
+    """Write the planner's decisions, one statement per table."""
     new = planner.new_locks()
     if new:
         insert_rows(
@@ -258,7 +245,6 @@ def write_plan(conn: Connection, planner: Planner, skus: list[str]) -> int:
         )
     if skus:
         sync_locked_quantity(conn, skus)
-    return len(new)
 
 
 def lock_inventory(conn: Connection, skus: list[str], also: Select | None = None) -> dict[str, Any]:
@@ -278,7 +264,7 @@ def lock_inventory(conn: Connection, skus: list[str], also: Select | None = None
 
 
 def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
-    """Units held by ``locked`` locks, per SKU of ``skus``: summed by the database, because a busy
+    """Sum the units held by ``locked`` locks, per SKU of ``skus``: summed by the database, because a busy
     SKU has thousands of open locks and a batch needs only their total."""
     if not skus:
         return {}
@@ -291,7 +277,7 @@ def locked_units(conn: Connection, skus: list[str]) -> dict[str, int]:
 
 
 def load_locks(conn: Connection, skus: list[str], item_ids: list[int]) -> dict[int, Lock]:
-    """The locks of ``item_ids`` and every ``short`` lock of ``skus``, by order item id.
+    """Read the locks of ``item_ids`` and every ``short`` lock of ``skus``, by order item id.
 
     ``short`` locks are the ones a freed unit may go to; ``locked`` ones of other items only
     count by their units (``locked_units``)."""

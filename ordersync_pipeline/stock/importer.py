@@ -83,7 +83,7 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class Listing:
+class StockFileListing:
     marketplace_code: str
     listing_ref: str
     buffer: int = 0
@@ -95,7 +95,7 @@ _REQUIRED = object()
 
 
 def _count(text: str | None, what: str, default: Any = _REQUIRED) -> int | None:
-    """A count from a cell: an integer >= 0; an empty cell is ``default``, or an error without one."""
+    """Read a count from a cell: an integer >= 0; an empty cell is ``default``, or an error without one."""
     text = (text or "").strip()
     if not text:
         if default is _REQUIRED:
@@ -134,7 +134,7 @@ def import_stock(engine: Engine, csv_path: str | Path, counted_at: datetime | No
             report.errors.append(RowError(1, f"unknown marketplace code(s): {', '.join(unknown)}"))
 
         stock: dict[str, int] = {}
-        listings: list[tuple[str, Listing]] = []
+        listings: list[tuple[str, StockFileListing]] = []
         for row in reader:
             line = reader.line_num
             if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
@@ -151,7 +151,7 @@ def import_stock(engine: Engine, csv_path: str | Path, counted_at: datetime | No
 
 
 def count_time(counted_at: datetime | None) -> datetime:
-    """A count time as stored (naive UTC; naive means UTC); now if None. Never in the future:
+    """Turn a count time into what is stored (naive UTC; naive means UTC); now if None. Never in the future:
     a count dated later than it was taken would keep the units shipped since on the shelf."""
     now = utcnow()
     if counted_at is None:
@@ -178,7 +178,7 @@ def _listing_codes(header: list[str], report: ImportReport) -> list[str]:
 
 
 def _code(column: str) -> str | None:
-    """The marketplace code of a listing column, or None for another column."""
+    """Find the marketplace code of a listing column, or None for another column."""
     for prefix in LISTING_COLUMNS:
         if column.startswith(prefix):
             return column[len(prefix) :]
@@ -196,7 +196,7 @@ def _listing(code: str, kind: ListingKind, ref: str, marketplace_kind: str | Non
 
 def _parse_row(
     row: Mapping[str, Any], codes: list[str], known: Mapping[str, str], seen: Mapping[str, int]
-) -> tuple[str, int, list[Listing]]:
+) -> tuple[str, int, list[StockFileListing]]:
     if None in row:
         raise ValueError("more fields than the header has")
     sku = (row.get("sku") or "").strip()
@@ -205,7 +205,7 @@ def _parse_row(
     if sku in seen:
         raise ValueError(f"sku {sku!r} appears twice (the first row is kept)")
     on_hand = _count(row.get("on_hand"), "on_hand")
-    found: list[Listing] = []
+    found: list[StockFileListing] = []
     for code in codes:
         named = {kind: (row.get(prefix + code) or "").strip() for prefix, kind in LISTING_COLUMNS.items()}
         named = {kind: ref for kind, ref in named.items() if ref}
@@ -217,7 +217,7 @@ def _parse_row(
         _listing(code, kind, ref, known.get(code))
         buffer = _count(row.get(BUFFER + code), f"buffer:{code}", default=0)
         max_quantity = _count(row.get(MAX + code), f"max:{code}", default=None)
-        found.append(Listing(code, ref, buffer, max_quantity, kind))
+        found.append(StockFileListing(code, ref, buffer, max_quantity, kind))
     return sku, on_hand, found
 
 
@@ -247,7 +247,7 @@ def seed_stock(
         )
         known = dict(conn.execute(select(marketplaces.c.code, marketplaces.c.kind)).all())
     stock: dict[str, int] = {}
-    listings: list[tuple[str, Listing]] = []
+    listings: list[tuple[str, StockFileListing]] = []
     for n, row in enumerate(rows, start=1):
         try:
             sku = str(row.get("sku") or "").strip()
@@ -266,7 +266,7 @@ def seed_stock(
                 _listing(code, kind, ref, known.get(code))
                 buffer = _count(_text(spec.get("buffer")), "buffer", default=0)
                 max_quantity = _count(_text(spec.get("max_quantity")), "max_quantity", default=None)
-                found.append((sku, Listing(code, ref, buffer, max_quantity, kind)))
+                found.append((sku, StockFileListing(code, ref, buffer, max_quantity, kind)))
         except (KeyError, ValueError) as exc:
             report.errors.append(RowError(n, str(exc)))
             continue
@@ -277,9 +277,13 @@ def seed_stock(
 
 
 def _write(
-    engine: Engine, stock: dict[str, int], listings: list[tuple[str, Listing]], report: ImportReport, counted_at
+    engine: Engine,
+    stock: dict[str, int],
+    listings: list[tuple[str, StockFileListing]],
+    report: ImportReport,
+    counted_at,
 ) -> None:
-    """The counts and listings in one transaction, a fixed number of statements, then freed
+    """Write the counts and listings in one transaction, a fixed number of statements, then freed
     units given to waiting orders.
 
     The SKUs' inventory rows are locked first (in SKU order, like every writer of inventory, so
@@ -312,7 +316,7 @@ def _write(
 
 
 def units_left_since(conn: Connection, skus: list[str], counted_at) -> dict[str, int]:
-    """Units of ``skus`` whose locks are consumed and that left at or after ``counted_at``: they
+    """Count the units of ``skus`` whose locks are consumed and that left at or after ``counted_at``: they
     were on the shelf when it was counted, and already applied as gone. One query, reading only
     the items that left since (by the index on ``shipped_at``)."""
     locks = marketplace_stock_locks
@@ -329,7 +333,7 @@ def units_left_since(conn: Connection, skus: list[str], counted_at) -> dict[str,
     return {sku: int(units) for sku, units in rows}
 
 
-def _upsert_listings(conn: Connection, listings: list[tuple[str, Listing]]) -> None:
+def _upsert_listings(conn: Connection, listings: list[tuple[str, StockFileListing]]) -> None:
     ids = dict(conn.execute(select(marketplaces.c.code, marketplaces.c.id)).all())
     stmt = insert_for(conn, marketplace_stock)
     excluded = stmt.excluded

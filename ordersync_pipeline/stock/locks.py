@@ -113,13 +113,22 @@ class Shortfall:
 
 @dataclass
 class Counts:
+    """Locks taken, consumed, released and short by the rules."""
+
     locked: int = 0
     consumed: int = 0
     released: int = 0
     short: int = 0
+    #: short locks that got their units once some were freed (also counted in ``locked``)
     promoted: int = 0
-    #: consumed locks whose unit had left before the SKU's count: on hand stayed
+    #: consumed locks whose unit had left before the SKU's count: on hand stayed (also counted
+    #: in ``consumed``)
     before_count: int = 0
+
+    def add(self, other: Counts) -> None:
+        """Add ``other``'s counts to these."""
+        for name in ("locked", "consumed", "released", "short", "promoted", "before_count"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass

@@ -44,7 +44,7 @@ class PushReport:
 
 
 def desired_quantity(on_hand: int, locked: int, buffer: int, max_quantity: int | None) -> int:
-    """What a listing should show: the free units less its buffer, never below 0 nor above max."""
+    """Compute what a listing should show: the free units less its buffer, never below 0 nor above max."""
     quantity = max(0, on_hand - locked - (buffer or 0))
     return quantity if max_quantity is None else min(quantity, max(0, max_quantity))
 
@@ -61,7 +61,7 @@ class Listing:
 
 
 def listings_to_push(engine: Engine, marketplace_ids: Iterable[int] | None = None) -> list[Listing]:
-    """Every listing of the active marketplaces (or of those given), with its computed quantity."""
+    """Read every listing of the active marketplaces (or of those given), with its computed quantity."""
     locked = (
         select(marketplace_stock_locks.c.sku, func.sum(marketplace_stock_locks.c.quantity).label("units"))
         .where(marketplace_stock_locks.c.status == LOCKED)

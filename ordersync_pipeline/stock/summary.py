@@ -28,7 +28,7 @@ class StockSummary:
     locks: dict[str, int] = field(default_factory=dict)
 
     def render(self) -> str:
-        """A plain-text table."""
+        """Render the summary as a plain-text table."""
         width = max([len("sku"), *(len(s.sku) for s in self.skus)])
         lines = [f"{'sku':<{width}}  {'on hand':>7}  {'locked':>6}  {'available':>9}  {'short':>5}"]
         for s in self.skus:

@@ -24,7 +24,7 @@ def state_vector(order_status: str, item_statuses: dict[str, str]) -> StateVecto
 
 
 def opening_status(status: str) -> Status:
-    """The status an order's history starts from: every order is created pending payment or paid."""
+    """Give the status an order's history starts from: every order is created pending payment or paid."""
     return Status.PENDING_PAYMENT if status == Status.PENDING_PAYMENT else Status.PAID
 
 
@@ -48,7 +48,7 @@ def _vector_json(vector: StateVector) -> str:
 
 
 def payload(marketplace_id: int, order: Order, item_statuses: dict[str, str] | None = None) -> dict[str, Any]:
-    """The event body: the order and its items as of the change (statuses may be overridden)."""
+    """Make the event body: the order and its items as of the change (statuses may be overridden)."""
     statuses = item_statuses or {}
     return {
         "marketplace_id": marketplace_id,

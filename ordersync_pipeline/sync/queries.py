@@ -16,20 +16,18 @@ from ordersync_pipeline.db.tables import (
     sync_errors,
     utc_naive,
 )
-from ordersync_pipeline.marketplaces.base import OPEN_STATUSES, Status
-
-DOCUMENTS = ("delivery_note_url", "label_url", "tracking_number")
+from ordersync_pipeline.marketplaces.base import DOCUMENT_FIELDS, OPEN_STATUSES, Status
 
 
 def incomplete_orders(conn: Connection, marketplace_id: int, document_fields: Sequence[str], days_back: int) -> list:
-    """Orders created in the last ``days_back`` days that miss one of ``document_fields``.
+    """Read the orders created in the last ``days_back`` days that miss one of ``document_fields``.
 
     Cancelled and refunded orders never get their documents, so they are not asked for.
     Rows carry ``id``, ``reference`` and every document field.
     """
     since = utc_naive(datetime.now(UTC) - timedelta(days=days_back))
     query = (
-        select(orders.c.id, orders.c.reference, *(orders.c[name] for name in DOCUMENTS))
+        select(orders.c.id, orders.c.reference, *(orders.c[name] for name in DOCUMENT_FIELDS))
         .where(
             orders.c.marketplace_id == marketplace_id,
             orders.c.created_at >= since,
@@ -42,7 +40,7 @@ def incomplete_orders(conn: Connection, marketplace_id: int, document_fields: Se
 
 
 def open_order_references(conn: Connection, marketplace_id: int) -> list[str]:
-    """References of the orders the database still holds open (pending payment, paid, accepted)."""
+    """Read the references of the orders the database still holds open (pending payment, paid, accepted)."""
     query = select(orders.c.reference).where(
         orders.c.marketplace_id == marketplace_id, orders.c.status.in_([str(s) for s in OPEN_STATUSES])
     )
@@ -59,7 +57,7 @@ class SyncErrorRow:
 
 
 def unresolved_sync_errors(conn: Connection, limit: int = 50) -> tuple[int, list[SyncErrorRow]]:
-    """How many records wait in ``sync_errors`` (a good sync of the order clears its rows), and the
+    """Count the records that wait in ``sync_errors`` (a good sync of the order clears its rows), and the
     oldest ``limit`` of them."""
     total = conn.execute(select(func.count()).select_from(sync_errors)).scalar_one()
     query = (
@@ -90,7 +88,7 @@ class PendingEvents:
 
 
 def pending_events(conn: Connection) -> PendingEvents:
-    """The events the stock has yet to apply: how many, and the oldest one's time."""
+    """Count the events the stock has yet to apply, and read the oldest one's time."""
     count, oldest = conn.execute(
         select(func.count(), func.min(order_events.c.created_at)).select_from(
             pending_order_events.join(order_events, order_events.c.id == pending_order_events.c.event_id)

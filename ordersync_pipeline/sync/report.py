@@ -22,6 +22,8 @@ class SyncReport:
     cursor: str | None = None
     #: the first few per-record errors, for a summary; all of them are in ``sync_errors``.
     error_samples: list[str] = field(default_factory=list)
+    #: what the sync did other than asked (a page size fitted to the marketplace)
+    notes: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, bindparam, exists, or_, select, update
 
-from ordersync_pipeline.db.planner_stats import GrowthWatch
 from ordersync_pipeline.db.statements import upsert
 from ordersync_pipeline.db.tables import care_folders, order_items, orders, utc_naive, utcnow
-from ordersync_pipeline.gc_tuning import collect_only_new_objects
+from ordersync_pipeline.db.writes import BulkWriter
 from ordersync_pipeline.marketplaces.base import (
+    DOCUMENT_FIELDS,
     ListedOrder,
     MarketplaceAdapter,
     Order,
@@ -24,6 +24,7 @@ from ordersync_pipeline.marketplaces.base import (
 from ordersync_pipeline.sync.background import in_background
 from ordersync_pipeline.sync.cursors import load_cursor, save_cursor
 from ordersync_pipeline.sync.exclusive import exclusive_sync
+from ordersync_pipeline.sync.options import SyncOptions
 from ordersync_pipeline.sync.order_writer import (
     BatchResult,
     PreparedBatch,
@@ -32,25 +33,12 @@ from ordersync_pipeline.sync.order_writer import (
     record_errors,
     write_prepared,
 )
-from ordersync_pipeline.sync.pipeline import WritePipeline
-from ordersync_pipeline.sync.queries import DOCUMENTS, incomplete_orders, open_order_references
+from ordersync_pipeline.sync.queries import incomplete_orders, open_order_references
 from ordersync_pipeline.sync.report import Progress, SyncReport
 
 ProgressCallback = Callable[[Progress], None]
 
-
-@dataclass(frozen=True)
-class SyncOptions:
-    page_size: int = 50
-    days_back: int = 2
-    #: orders gathered from several pages into one transaction: large enough that each statement
-    #: carries many rows, small enough that memory stays flat however long the history.
-    batch_orders: int = 2000
-    first_window: timedelta = timedelta(days=90)
-    #: each window starts this long before the last one ended, so that nothing is skipped.
-    overlap: timedelta = timedelta(minutes=10)
-    #: a window ends this long before now, for changes the marketplace has not yet indexed.
-    lag: timedelta = timedelta(seconds=30)
+__all__ = ["MarketplaceRef", "SyncOptions", "run_sync"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,14 @@ def run_sync(
         report.supported = False
         return report
     sync = _SYNCS[sync_type]
-    with exclusive_sync(engine, marketplace.id, sync_type), collect_only_new_objects():
+    page_size = adapter.page_size(options.page_size)
+    if page_size != options.page_size:
+        report.notes.append(
+            f"the marketplace takes at most {adapter.max_page_size} orders a page:"
+            f" {page_size} asked, not {options.page_size}"
+        )
+        options = replace(options, page_size=page_size)
+    with exclusive_sync(engine, marketplace.id, sync_type):
         started = utcnow()
         ctx = _Context(engine, marketplace, adapter, options, report, progress or (lambda _p: None))
         sync(ctx)
@@ -132,7 +127,8 @@ def _gather(pages: Iterable[Page], batch_orders: int) -> Iterator[_Batch]:
 
 
 def _batches(ctx: _Context, pages: Iterable[Page]) -> Iterator[tuple[list[Order | ListedOrder], list[RecordError]]]:
-    """Batches of orders, fetched (and digested or parsed) on a producer thread while the caller writes the last one."""
+    """Hand out batches of orders, fetched (and digested or parsed) on a producer thread while the
+    caller writes the last one."""
     for batch in in_background(_gather(pages, ctx.options.batch_orders)):
         for records in batch.pages:
             ctx.page_seen(records)
@@ -145,15 +141,12 @@ def _write_listing(
     ctx: _Context, pages: Iterable[Page], prepared: Callable[[list[Order], BatchResult], None] | None = None
 ) -> None:
     """Write every batch of a listing: each one is prepared here while the one before is being
-    written (``WritePipeline``). ``prepared`` is told of the orders each batch read and what its
+    written (``BulkWriter``). ``prepared`` is told of the orders each batch read and what its
     diff found."""
-    # The tables a sync reads back by range (a batch's orders, their items). Events are only ever
-    # read by key or id, whatever the planner thinks their size is: analyzing them is wasted.
-    growth = GrowthWatch(["orders", "order_items"])
-    with WritePipeline(ctx.engine) as pipeline:
+    with BulkWriter(ctx.engine) as writer:
         for batch, errors in _batches(ctx, pages):
             references = {order.reference for order in batch if order.reference is not None}
-            pipeline.before_reading(references)
+            writer.before_reading(references)
             with ctx.engine.connect() as conn:
                 ready = prepare_orders(conn, ctx.marketplace.id, batch)
             errors = errors + ready.errors
@@ -161,20 +154,17 @@ def _write_listing(
             ctx.report.updated += ready.result.updated
             ctx.report.unchanged += ready.result.unchanged
             ctx.report.add_errors([_describe(e) for e in errors + ready.unstockable])
-            pipeline.submit(
-                references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors, growth)
-            )
+            writer.submit(references, lambda conn, ready=ready, errors=errors: _commit(ctx, conn, ready, errors))
             if prepared is not None:
                 prepared(ready.read, ready.result)
 
 
-def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError], growth: GrowthWatch) -> None:
-    """A prepared batch's write (on the writer thread, which alone counts the events)."""
+def _commit(ctx: _Context, conn, ready: PreparedBatch, errors: list[RecordError]) -> None:
+    """Write a prepared batch (on the writer thread, which alone counts the events)."""
     write_prepared(conn, ready)
     # After the write, which cleared the orders' earlier errors: an open item without a SKU is flagged again.
     record_errors(conn, ctx.marketplace.id, ctx.report.sync_type, errors + ready.unstockable)
     ctx.report.events += ready.result.events
-    growth.added(conn, ready.result.created)
 
 
 def _write_accepted(ctx: _Context, batch: list[Order], errors: list[RecordError], accepted_now) -> None:
@@ -235,7 +225,7 @@ def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
 
 
 def _sync_modified(ctx: _Context) -> None:
-    """Orders changed since the last window (first run: ``first_window`` back)."""
+    """Sync the orders changed since the last window (first run: ``first_window`` back)."""
     window_end = datetime.now(UTC) - ctx.options.lag
     with ctx.engine.connect() as conn:
         cursor = load_cursor(conn, ctx.marketplace.id, SyncType.MODIFIED)
@@ -336,9 +326,9 @@ def _sync_incomplete(ctx: _Context) -> None:
             errors.append(RecordError(row.reference, str(exc), raw=None))
             continue
         # Only fill in: a missing value never clears a known one.
-        filled = {name: getattr(docs, name) or getattr(row, name) for name in DOCUMENTS}
-        if any(filled[name] != getattr(row, name) for name in DOCUMENTS):
-            changes.append({"row_id": row.id} | {f"new_{name}": filled[name] for name in DOCUMENTS})
+        filled = {name: getattr(docs, name) or getattr(row, name) for name in DOCUMENT_FIELDS}
+        if any(filled[name] != getattr(row, name) for name in DOCUMENT_FIELDS):
+            changes.append({"row_id": row.id} | {f"new_{name}": filled[name] for name in DOCUMENT_FIELDS})
         ctx.progress(
             Progress(ctx.marketplace.code, ctx.report.sync_type, ctx.report.fetched, ctx.report.fetched, len(rows))
         )
@@ -347,7 +337,7 @@ def _sync_incomplete(ctx: _Context) -> None:
             conn.execute(
                 update(orders)
                 .where(orders.c.id == bindparam("row_id"))
-                .values({name: bindparam(f"new_{name}") for name in DOCUMENTS} | {"synced_at": utcnow()}),
+                .values({name: bindparam(f"new_{name}") for name in DOCUMENT_FIELDS} | {"synced_at": utcnow()}),
                 changes,
             )
         record_errors(conn, mp, ctx.report.sync_type, errors)

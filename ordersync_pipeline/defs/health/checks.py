@@ -6,7 +6,6 @@ the asset before the next sync fails on it."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
@@ -18,7 +17,6 @@ from dagster import (
     define_asset_job,
 )
 
-from ordersync_pipeline import settings
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.health import check_setup
@@ -32,7 +30,8 @@ from ordersync_pipeline.health import check_setup
     ),
 )
 def setup_is_sound(database: OrdersyncDatabase) -> AssetCheckResult:
-    results = check_setup(database.url or settings.database_url(), Path(database.config_path or settings.config_path()))
+    order_book = database.order_book
+    results = check_setup(order_book.database_url, order_book.config_file)
     failed = [f"{r.check}: {r.detail}" for r in results if not r.passed]
     return AssetCheckResult(
         passed=not failed,

@@ -22,10 +22,11 @@ from pydantic import Field
 from ordersync_pipeline.defs.markdown import markdown_table
 from ordersync_pipeline.defs.partitions import orders_partitions
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES, AuthenticationError, MarketplaceError
+from ordersync_pipeline.marketplaces.base import AuthenticationError, MarketplaceError
 from ordersync_pipeline.marketplaces.registry import adapter_for, find_marketplace
+from ordersync_pipeline.sync.options import DAYS_BACK, PAGE_SIZE, SYNC_TYPE_NAMES, SyncOptions
 from ordersync_pipeline.sync.report import Progress, SyncReport
-from ordersync_pipeline.sync.runner import MarketplaceRef, SyncOptions, run_sync
+from ordersync_pipeline.sync.runner import MarketplaceRef, run_sync
 
 # The retry defaults of runs that give none (schedules, sensors, the UI); the demo's UI sets them
 # lower, so that a stopped simulator shows as a failed sync within the minute.
@@ -34,8 +35,8 @@ DEFAULT_RETRY_WAIT_SECONDS = float(os.environ.get("ORDERSYNC_SYNC_RETRY_WAIT_SEC
 
 
 class SyncConfig(Config):
-    page_size: int = Field(default=50, ge=1, le=100, description="Orders asked per page")
-    days_back: int = Field(default=2, ge=1, description="How far back the incomplete sync looks, in days")
+    page_size: int = PAGE_SIZE.field("Orders asked per page (a marketplace that takes fewer gets its most)")
+    days_back: int = DAYS_BACK.field("How far back the incomplete sync looks, in days")
     retries: int = Field(
         default=DEFAULT_RETRIES,
         ge=0,
@@ -49,7 +50,7 @@ class SyncConfig(Config):
 
 def _in_sync_order(keys: list[str]) -> list[MultiPartitionKey]:
     """Partitions of one run in the order a full sync takes them: per marketplace, new to incomplete."""
-    order = [str(t) for t in ALL_SYNC_TYPES]
+    order = list(SYNC_TYPE_NAMES)
     parsed = [orders_partitions.get_partition_key_from_str(k) for k in keys]
     return sorted(
         parsed,
@@ -90,6 +91,8 @@ def marketplace_orders(
         if not report.supported:
             context.log.info(f"{code} does not support {sync_type} sync: nothing to do, nothing materialized")
             continue
+        for note in report.notes:
+            context.log.info(f"{code} {sync_type}: {note}")
         for sample in report.error_samples:
             context.log.warning(f"{code} {sync_type}: {sample}")
         # Each partition its own event with its own figures, however many partitions the run has.

@@ -22,7 +22,6 @@ from dagster import (
 
 from ordersync_pipeline.defs.markdown import markdown_table
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
-from ordersync_pipeline.defs.orders.marketplaces import active_marketplaces
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import SyncType
@@ -45,7 +44,7 @@ SHOWN = 50
 def orders_synced_recently(context: AssetCheckExecutionContext, database: OrdersyncDatabase) -> AssetCheckResult:
     now = datetime.now(UTC)
     stale = []
-    for marketplace in active_marketplaces(database):
+    for marketplace in database.marketplaces():
         for sync_type, max_age in MAX_AGE.items():
             if sync_type not in marketplace.supported:
                 continue

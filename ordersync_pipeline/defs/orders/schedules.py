@@ -16,7 +16,6 @@ from dagster import (
 )
 
 from ordersync_pipeline.defs.orders.jobs import sync_all_job, sync_orders_job
-from ordersync_pipeline.defs.orders.marketplaces import active_marketplaces
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import ALL_SYNC_TYPES, SyncType
@@ -52,7 +51,7 @@ def build_sync_schedule(sync_type: SyncType) -> ScheduleDefinition:
         description=f"The {sync_type} sync of every active marketplace that supports it.",
     )
     def _sync_schedule(context: ScheduleEvaluationContext, database: OrdersyncDatabase):
-        marketplaces = [m for m in active_marketplaces(database) if sync_type in m.supported]
+        marketplaces = [m for m in database.marketplaces() if sync_type in m.supported]
         if not marketplaces:
             return SkipReason(f"no active marketplace supports the {sync_type} sync")
         return [
@@ -75,7 +74,7 @@ def build_sync_schedule(sync_type: SyncType) -> ScheduleDefinition:
     description="Every sync type of every active marketplace, one run per marketplace, hourly (off by default).",
 )
 def sync_all_schedule(context: ScheduleEvaluationContext, database: OrdersyncDatabase):
-    marketplaces = active_marketplaces(database)
+    marketplaces = database.marketplaces()
     if not marketplaces:
         return SkipReason("no active marketplace")
     first, last = ALL_SYNC_TYPES[0], ALL_SYNC_TYPES[-1]

@@ -20,10 +20,10 @@ from dagster import (
 from pydantic import Field
 
 from ordersync_pipeline.defs.orders.jobs import sync_orders_job
-from ordersync_pipeline.defs.orders.marketplaces import active_marketplaces
 from ordersync_pipeline.defs.partitions import MARKETPLACE_PARTITIONS_NAME, marketplace_partitions, orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import SyncType
+from ordersync_pipeline.sync.options import DAYS_BACK
 from ordersync_pipeline.sync.queries import incomplete_orders
 
 
@@ -36,7 +36,7 @@ from ordersync_pipeline.sync.queries import incomplete_orders
 def marketplace_partitions_sensor(context: SensorEvaluationContext, database: OrdersyncDatabase):
     # A sensor, not a definitions-time refresh: partitions live in the instance, and only a
     # sensor (or a run) may change them; the code location never writes to the instance.
-    wanted = {m.code for m in active_marketplaces(database)}
+    wanted = {m.code for m in database.marketplaces()}
     known = set(context.instance.get_dynamic_partitions(MARKETPLACE_PARTITIONS_NAME))
     added, removed = sorted(wanted - known), sorted(known - wanted)
     if not added and not removed:
@@ -51,7 +51,7 @@ def marketplace_partitions_sensor(context: SensorEvaluationContext, database: Or
 
 
 class IncompleteOrdersSettings(ConfigurableResource):
-    days_back: int = Field(default=2, ge=1, description="How far back to look for orders missing documents")
+    days_back: int = DAYS_BACK.field("How far back to look for orders missing documents")
     repeat_after_minutes: int = Field(
         default=60, ge=1, description="Before this, the same set of incomplete orders is not asked for again"
     )
@@ -88,9 +88,12 @@ def incomplete_orders_sensor(
     now = datetime.now(UTC)
     cursor = json.loads(context.cursor) if context.cursor else {}
     requests, notes = [], []
-    engine = database.engine()
-    for marketplace in active_marketplaces(database):
+    engine = database.reader()
+    for marketplace in database.marketplaces():
         if SyncType.INCOMPLETE not in marketplace.supported:
+            continue
+        if marketplace.id is None:
+            notes.append(f"{marketplace.code}: not synced yet")
             continue
         with engine.connect() as conn:
             rows = incomplete_orders(conn, marketplace.id, marketplace.document_fields, settings.days_back)

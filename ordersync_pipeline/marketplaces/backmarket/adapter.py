@@ -28,12 +28,12 @@ from pydantic import ValidationError
 from ordersync_pipeline.marketplaces.backmarket.client import BackMarketClient
 from ordersync_pipeline.marketplaces.backmarket.models import (
     ORDER_STATUS,
+    UNION_TAGS,
     BMCareFolder,
     BMDelivery,
     BMOrder,
     as_utc,
     blank_to_none,
-    describe,
 )
 from ordersync_pipeline.marketplaces.backmarket.paging import DEFAULT_REREADS, Fetched, Pager, envelope_count
 from ordersync_pipeline.marketplaces.base import (
@@ -56,7 +56,7 @@ from ordersync_pipeline.marketplaces.base import (
     StockResult,
     StockUpdate,
 )
-from ordersync_pipeline.marketplaces.parsing import parse_orders
+from ordersync_pipeline.marketplaces.parsing import parse_orders, payload_id, validated
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,7 @@ _ENDED = frozenset({Status.CANCELLED, Status.REFUNDED, Status.RETURNED})
 
 
 def _reference(raw: Any, key: str = "order_id") -> str | None:
-    """The id of a payload, if it has one worth naming, even when the payload is otherwise broken."""
-    if not isinstance(raw, dict):
-        return None
-    value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        return None
-    return str(value).strip() or None
+    return payload_id(raw, key)
 
 
 def order_status(bm: BMOrder) -> Status:
@@ -91,15 +85,9 @@ def order_status(bm: BMOrder) -> Status:
 
 
 def parse_order(raw: Any) -> Order:
-    """One Back Market order as a normalised ``Order``; ``ValueError`` naming the fields if it cannot be."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"order payload is a {type(raw).__name__}, not an object")
-    try:
-        bm = BMOrder.model_validate(raw)
-    except ValidationError as exc:
-        ref = _reference(raw)
-        raise ValueError(f"order {ref or '(no order_id)'}: {describe(exc)}") from None
-    return to_order(bm)
+    """Parse one Back Market order into a normalised ``Order``; ``ValueError`` naming the fields if
+    it cannot be."""
+    return to_order(validated(BMOrder, raw, "order", "order_id", UNION_TAGS))
 
 
 def to_order(bm: BMOrder) -> Order:
@@ -173,12 +161,7 @@ def money_is_exact(raw: dict[str, Any]) -> bool:
 
 
 def parse_care_folder(raw: Any) -> CareRecord:
-    if not isinstance(raw, dict):
-        raise ValueError(f"care folder payload is a {type(raw).__name__}, not an object")
-    try:
-        folder = BMCareFolder.model_validate(raw)
-    except ValidationError as exc:
-        raise ValueError(f"care folder {_reference(raw, 'id') or '(no id)'}: {describe(exc)}") from None
+    folder = validated(BMCareFolder, raw, "care folder", "id", UNION_TAGS)
     return CareRecord(
         care_id=str(folder.id),
         item_reference=str(folder.orderline_id),
@@ -202,6 +185,7 @@ def _json_safe(value: Any) -> Any:
 
 
 class BackMarketAdapter(MarketplaceAdapter):
+    max_page_size = MAX_PAGE_SIZE
     accepted_state = str(ACCEPT_STATE)
     accepted_order_state = "3"  # all lines accepted, to ship
 
@@ -217,7 +201,7 @@ class BackMarketAdapter(MarketplaceAdapter):
     # -- orders ---------------------------------------------------------------------------------
 
     def iter_new_orders(self, page_size: int, *, unparsed: bool = False) -> Iterator[Page]:
-        params = {"state": 1, "page-size": _page_size(page_size)}
+        params = {"state": 1, "page-size": self.page_size(page_size)}
         yield from self._order_pages(params, unparsed)
 
     def iter_modified_orders(
@@ -227,7 +211,7 @@ class BackMarketAdapter(MarketplaceAdapter):
         # Fractions of a second are dropped (rounding down): the filter is "on or after", so the
         # window can only widen.
         stamp = as_utc(since).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params = {"date_modification": stamp, "page-size": _page_size(page_size)}
+        params = {"date_modification": stamp, "page-size": self.page_size(page_size)}
         yield from self._order_pages(params, unparsed)
 
     def _order_pages(self, params: dict[str, Any], unparsed: bool) -> Iterator[Page]:
@@ -419,10 +403,6 @@ def _keys(results: list[Any], key: str = "order_id") -> tuple[str, ...] | None:
     """The ids of a page's records, for checking the listing; None if one has none."""
     keys = tuple(_reference(raw, key) for raw in results)
     return None if None in keys else keys  # type: ignore[return-value]
-
-
-def _page_size(page_size: int) -> int:
-    return max(1, min(int(page_size), MAX_PAGE_SIZE))
 
 
 def _order_id(reference: str) -> int:

@@ -141,7 +141,7 @@ class BackMarketClient:
         return urljoin(self.base_url, path.lstrip("/"))
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.read_json(lambda: self._send(self._reads, "GET", path, params=params))
+        return self.read_json(lambda: self._decoded("GET", self._request(self._reads, "GET", path, params=params)))
 
     def read_json(self, read: Callable[[], T]) -> T:
         """``read()``, asked again while its body is not JSON; the last ``MalformedAnswer`` if it stays so."""
@@ -167,24 +167,17 @@ class BackMarketClient:
         return self._request(self._reads, "GET", path, params=params)
 
     def post_idempotent(self, path: str, body: dict[str, Any]) -> Any:
-        return self._send(self._idempotent_writes, "POST", path, body=body)
+        return self._decoded("POST", self._request(self._idempotent_writes, "POST", path, body=body))
 
     def post_once(self, path: str, body: dict[str, Any]) -> Any:
-        return self._send(self._once, "POST", path, body=body)
+        return self._decoded("POST", self._request(self._once, "POST", path, body=body))
 
     def close(self) -> None:
         for pool in (self._reads, self._idempotent_writes, self._once):
             pool.close()
 
-    def _send(
-        self,
-        pool: HttpPool,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> Any:
-        answer = self._request(pool, method, path, params, body)
+    def _decoded(self, method: str, answer: Answer) -> Any:
+        """Decode the JSON body of an answer to ``method``; None for an empty one."""
         if not answer.content:
             return None
         return self.decode(answer.content, self._where(method, answer.url))

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
 from ordersync_pipeline.marketplaces.base import Status
 from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none
@@ -152,16 +152,5 @@ class BMCareFolder(_Payload):
         return self.orderline.order.order_id
 
 
-def describe(exc: ValidationError) -> str:
-    """A one-line account of what is wrong, naming each field (without echoing the values)."""
-    problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        # A union field reports one error per member, tagged with the member's type: drop the tag.
-        parts = [p for p in err["loc"] if p not in _UNION_TAGS]
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
-        message = err["msg"].removeprefix("Value error, ")
-        problems.append(f"{loc or 'payload'}: {message}")
-    return "; ".join(dict.fromkeys(problems))
-
-
-_UNION_TAGS = frozenset({"int", "str", "none", "BMCareOrderline"})
+#: the member tags of these models' union fields, left out of the field paths errors name
+UNION_TAGS = frozenset({"int", "str", "none", "BMCareOrderline"})

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -46,19 +46,20 @@ from ordersync_pipeline.marketplaces.base import (
     StockUpdate,
     SyncType,
 )
-from ordersync_pipeline.marketplaces.parsing import parse_orders
+from ordersync_pipeline.marketplaces.parsing import describe, parse_orders, payload_id, validated
 from ordersync_pipeline.marketplaces.refurbed.client import RefurbedClient, rpc_name
 from ordersync_pipeline.marketplaces.refurbed.models import (
     OPEN_ORDER_STATES,
     ORDER_STATUS,
     RBOrder,
     as_utc,
-    describe,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100  # documented maximum of `pagination.limit`
+E = TypeVar("E")
+R = TypeVar("R")
 MAX_BATCH = 50  # documented maximum of updates per Batch* call
 ACCEPTED = "ACCEPTED"
 #: how far back the modified sync re-reads orders released before its window, in days (setting
@@ -69,13 +70,7 @@ _ID = re.compile(r"^\d{1,19}$")
 
 
 def _reference(raw: Any) -> str | None:
-    """The id of a payload, if it has one worth naming, even when the payload is otherwise broken."""
-    if not isinstance(raw, dict):
-        return None
-    value = raw.get("id")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    return str(value).strip() or None
+    return payload_id(raw, "id")
 
 
 def _tracking(rb: RBOrder) -> str | None:
@@ -83,13 +78,9 @@ def _tracking(rb: RBOrder) -> str | None:
 
 
 def parse_order(raw: Any) -> Order:
-    """One Refurbed order as a normalised ``Order``; ``ValueError`` naming the fields if it cannot be."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"order payload is a {type(raw).__name__}, not an object")
-    try:
-        rb = RBOrder.model_validate(raw)
-    except ValidationError as exc:
-        raise ValueError(f"order {_reference(raw) or '(no id)'}: {describe(exc)}") from None
+    """Parse one Refurbed order into a normalised ``Order``; ``ValueError`` naming the fields if it
+    cannot be."""
+    rb = validated(RBOrder, raw, "order", "id")
     items = tuple(
         OrderItem(
             reference=item.id,
@@ -118,6 +109,7 @@ def parse_order(raw: Any) -> Order:
 class RefurbedAdapter(MarketplaceAdapter):
     supported_sync_types = frozenset({SyncType.NEW, SyncType.MODIFIED, SyncType.INCOMPLETE})
     document_fields = ("tracking_number",)
+    max_page_size = MAX_PAGE_SIZE
     accepted_state = ACCEPTED
     accepted_order_state = ACCEPTED
     listing_kinds = frozenset({ListingKind.ID, ListingKind.SKU})
@@ -229,27 +221,16 @@ class RefurbedAdapter(MarketplaceAdapter):
             else:
                 error = f"Refurbed order item ids are integers, not {item.reference!r}"
                 results[n] = AcceptResult(item.reference, ok=False, error=error)
-        refused: str | None = None
-        for start in range(0, len(to_send), MAX_BATCH):
-            chunk = to_send[start : start + MAX_BATCH]
-            if refused is not None:
-                # Credentials refused once are refused for every item: do not send the rest.
-                results.update((n, AcceptResult(item.reference, ok=False, error=refused)) for n, item in chunk)
-                continue
-            body = {"updates": [{"id": item.reference, "state": ACCEPTED} for _, item in chunk]}
-            try:
-                answer = self.client.call("OrderItemService/BatchUpdateOrderItemsState", body, repeatable=False)
-            except AuthenticationError as exc:
-                refused = str(exc)
-                results.update((n, AcceptResult(item.reference, ok=False, error=refused)) for n, item in chunk)
-                continue
-            except MarketplaceError as exc:
-                results.update((n, AcceptResult(item.reference, ok=False, error=str(exc))) for n, item in chunk)
-                continue
-            answers = _results(answer)
-            for k, (n, item) in enumerate(chunk):
-                ok, error = self._outcome(answers[k] if k < len(answers) else None)
-                results[n] = AcceptResult(item.reference, ok=ok, error=error)
+        results.update(
+            self._in_batches(
+                to_send,
+                "OrderItemService/BatchUpdateOrderItemsState",
+                lambda chunk: {"updates": [{"id": item.reference, "state": ACCEPTED} for item in chunk]},
+                repeatable=False,
+                failed=lambda item, error: AcceptResult(item.reference, ok=False, error=error),
+                answered=lambda item, result: AcceptResult(item.reference, *self._outcome(result)),
+            )
+        )
         return [results[n] for n in range(len(items))]
 
     # -- stock ----------------------------------------------------------------------------------
@@ -269,29 +250,56 @@ class RefurbedAdapter(MarketplaceAdapter):
                 results[n] = StockResult(update.listing_ref, ok=False, error=error)
             else:
                 to_send.append((n, update))
+        results.update(
+            self._in_batches(
+                to_send,
+                "OfferService/BatchUpdateOffers",
+                lambda chunk: {"offers": [{"identifier": _offer_identifier(u), "stock": u.quantity} for u in chunk]},
+                repeatable=True,
+                failed=lambda update, error: StockResult(update.listing_ref, ok=False, error=error),
+                answered=self._stock_result,
+            )
+        )
+        return [results[n] for n in range(len(updates))]
+
+    def _stock_result(self, update: StockUpdate, result: Any) -> StockResult:
+        ok, error = self._outcome(result)
+        quantity = _stock(result, update) if ok else None
+        return StockResult(update.listing_ref, ok=ok, quantity=quantity, error=error)
+
+    def _in_batches(
+        self,
+        entries: list[tuple[int, E]],
+        rpc: str,
+        body: Callable[[list[E]], dict[str, Any]],
+        repeatable: bool,
+        failed: Callable[[E, str], R],
+        answered: Callable[[E, Any], R],
+    ) -> dict[int, R]:
+        """Send ``entries`` (each with its place in the caller's list) to ``rpc``, ``MAX_BATCH`` a
+        call; return each one's result by its place: ``answered`` with the entry's part of the
+        answer, or ``failed`` with why the call failed. Credentials refused once are refused for
+        every entry: the rest are not sent."""
+        results: dict[int, R] = {}
         refused: str | None = None
-        for start in range(0, len(to_send), MAX_BATCH):
-            chunk = to_send[start : start + MAX_BATCH]
+        for start in range(0, len(entries), MAX_BATCH):
+            chunk = entries[start : start + MAX_BATCH]
             if refused is not None:
-                results.update((n, StockResult(u.listing_ref, ok=False, error=refused)) for n, u in chunk)
+                results.update((n, failed(entry, refused)) for n, entry in chunk)
                 continue
-            body = {"offers": [{"identifier": _offer_identifier(u), "stock": u.quantity} for _, u in chunk]}
             try:
-                answer = self.client.call("OfferService/BatchUpdateOffers", body, repeatable=True)
+                answer = self.client.call(rpc, body([entry for _, entry in chunk]), repeatable=repeatable)
             except AuthenticationError as exc:
                 refused = str(exc)
-                results.update((n, StockResult(u.listing_ref, ok=False, error=refused)) for n, u in chunk)
+                results.update((n, failed(entry, refused)) for n, entry in chunk)
                 continue
             except MarketplaceError as exc:
-                results.update((n, StockResult(u.listing_ref, ok=False, error=str(exc))) for n, u in chunk)
+                results.update((n, failed(entry, str(exc))) for n, entry in chunk)
                 continue
             answers = _results(answer)
-            for k, (n, update) in enumerate(chunk):
-                result = answers[k] if k < len(answers) else None
-                ok, error = self._outcome(result)
-                quantity = _stock(result, update) if ok else None
-                results[n] = StockResult(update.listing_ref, ok=ok, quantity=quantity, error=error)
-        return [results[n] for n in range(len(updates))]
+            for k, (n, entry) in enumerate(chunk):
+                results[n] = answered(entry, answers[k] if k < len(answers) else None)
+        return results
 
     def close(self) -> None:
         self.client.close()
@@ -300,7 +308,7 @@ class RefurbedAdapter(MarketplaceAdapter):
 
     def _order_pages(self, filter_: dict[str, Any], page_size: int) -> Iterator[Page]:
         """ListOrders page by page, sorted by id, each page starting after the last id of the one before."""
-        limit = max(1, min(int(page_size), MAX_PAGE_SIZE))
+        limit = self.page_size(page_size)
         after: str | None = None
         while True:
             pagination: dict[str, Any] = {"limit": limit}

@@ -140,12 +140,3 @@ class RBOrder(_Payload):
         if not live or any(item.parcel_tracking_url is None for item in live):
             return None
         return live[0].parcel_tracking_url
-
-
-def describe(exc: Any) -> str:
-    """A one-line account of what is wrong, naming each field (without echoing the values)."""
-    problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        problems.append(f"{loc or 'payload'}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(dict.fromkeys(problems))

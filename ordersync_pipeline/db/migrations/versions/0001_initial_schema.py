@@ -1,9 +1,4 @@
-"""Initial schema: marketplaces, orders, events, cursors, errors, care folders and stock
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-24
-"""
+"""Initial schema: marketplaces, orders, events, cursors, errors, care folders and stock"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -12,8 +7,6 @@ import ordersync_pipeline.db.tables
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""orders.tracking_number as text: some marketplaces give a tracking URL, longer than 128 characters
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-24
-"""
+"""orders.tracking_number as text: some marketplaces give a tracking URL, longer than 128 characters"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

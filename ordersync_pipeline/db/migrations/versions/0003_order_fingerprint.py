@@ -1,9 +1,5 @@
 """orders.fingerprint: a digest of the order as last written, so that an unchanged order is
 recognised without reading its row and items
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-24
 """
 
 import sqlalchemy as sa
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

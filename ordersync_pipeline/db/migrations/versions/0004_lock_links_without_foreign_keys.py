@@ -4,18 +4,12 @@ A lock's marketplace is its order's, which the lock already reaches through ``or
 (that foreign key stays); ``event_id`` names the event that last set the lock, in an outbox whose
 rows are never deleted. Checking both for every lock written cost the stock apply about a sixth of
 its time on a long history.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

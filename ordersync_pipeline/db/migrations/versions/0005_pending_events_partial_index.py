@@ -3,10 +3,6 @@
 It indexed (processed_at, id) for every event, so marking an event processed added an index
 entry, and the index grew with the whole history. A partial index on id, where processed_at is
 null, holds only what the stock apply still has to read.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-25
 """
 
 import sqlalchemy as sa
@@ -14,8 +10,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 PENDING = sa.text("processed_at IS NULL")
 

@@ -6,18 +6,12 @@ its items and events with the id it was given; the stock apply locks items it ha
 foreign key checked each of those rows one at a time, taking a share lock on its parent: on a
 first sync of a long history that was a quarter to a third of the database's time, and about a
 third of the stock apply's. The indexes the lookups use (on ``order_id``, ``order_item_id``) stay.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-26
 """
 
 from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 #: (table, column, parent table)
 LINKS = (

@@ -4,10 +4,6 @@ The stock apply marked each event processed by setting ``processed_at``: a new v
 row, with a new entry in the event key's index, for every event, a quarter of a long apply. Now
 the sync writes a narrow row for each event it writes, and the apply deletes it in the
 transaction that applies the event. The events not yet processed are carried over.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-26
 """
 
 import sqlalchemy as sa
@@ -15,8 +11,6 @@ from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 PENDING = sa.text("processed_at IS NULL")
 

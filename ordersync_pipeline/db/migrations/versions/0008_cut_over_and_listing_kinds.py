@@ -9,10 +9,6 @@
 - ``marketplace_stock.listing_kind``: whether ``listing_ref`` is the marketplace's listing id or
   the offer's SKU. Refurbed listings were sent as an id when made only of digits, else as a SKU:
   each row gets the kind it was being sent as; every other listing is an id.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-02
 """
 
 import re
@@ -22,8 +18,6 @@ from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 _DIGITS = re.compile(r"^\d{1,19}$")
 

@@ -1,4 +1,4 @@
-"""The write pipeline: batches commit in order, one at a time; a diff waits for a write in flight
+"""The bulk writer: batches commit in order, one at a time; a diff waits for a write in flight
 that touches its orders; a failed write stops the ones after it and reaches the caller."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from ordersync_pipeline.db import tables
-from ordersync_pipeline.sync.pipeline import WritePipeline
+from ordersync_pipeline.db.writes import BulkWriter
 
 
 def _cursor_write(value: str, gate: threading.Event | None = None):
@@ -43,7 +43,7 @@ def _cursors(engine) -> list[str]:
 
 
 def test_writes_commit_in_order_and_all_of_them_by_the_end(engine, marketplace):
-    with WritePipeline(engine) as pipeline:
+    with BulkWriter(engine) as pipeline:
         for value in ("a", "b", "c"):
             pipeline.submit([value], _cursor_write(value))
     assert _cursors(engine) == ["a", "b", "c"]
@@ -51,7 +51,7 @@ def test_writes_commit_in_order_and_all_of_them_by_the_end(engine, marketplace):
 
 def test_reading_orders_of_the_write_in_flight_waits_for_it_and_others_do_not(engine, marketplace):
     gate = threading.Event()
-    with WritePipeline(engine) as pipeline:
+    with BulkWriter(engine) as pipeline:
         pipeline.submit(["1001", "1002"], _cursor_write("a", gate))
 
         pipeline.before_reading(["2001"])  # another order: no wait, the write is still held back
@@ -71,7 +71,7 @@ def test_a_failed_write_reaches_the_caller_and_no_later_write_runs(engine, marke
     def broken(conn):
         conn.execute(text("SELECT * FROM no_such_table"))
 
-    with pytest.raises(Exception, match="no_such_table"), WritePipeline(engine) as pipeline:
+    with pytest.raises(Exception, match="no_such_table"), BulkWriter(engine) as pipeline:
         pipeline.submit(["1"], _cursor_write("a"))
         pipeline.submit(["2"], broken)
         pipeline.submit(["3"], _cursor_write("c"))
@@ -80,7 +80,7 @@ def test_a_failed_write_reaches_the_caller_and_no_later_write_runs(engine, marke
 
 def test_a_caller_that_fails_keeps_its_error_and_the_write_in_flight_still_ends(engine, marketplace):
     gate = threading.Event()
-    with pytest.raises(RuntimeError, match="the listing broke"), WritePipeline(engine) as pipeline:
+    with pytest.raises(RuntimeError, match="the listing broke"), BulkWriter(engine) as pipeline:
         pipeline.submit(["1"], _cursor_write("a", gate))
         gate.set()
         raise RuntimeError("the listing broke")

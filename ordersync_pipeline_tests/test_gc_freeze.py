@@ -7,7 +7,7 @@ import threading
 import time
 import weakref
 
-from ordersync_pipeline.gc_tuning import collect_only_new_objects
+from ordersync_pipeline.db.gc_freeze import collect_only_new_objects
 
 
 def _no_bulk_work_running() -> None:

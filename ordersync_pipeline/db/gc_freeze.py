@@ -2,11 +2,10 @@
 
 A sync makes and drops millions of small containers (payload dicts, rows, records), nearly all of
 them freed by reference counting as soon as their batch is written, but their churn keeps setting
-off the cyclic collector, whose full collections walked every object the process had loaded
-(Dagster, SQLAlchemy, pydantic): a sixth of a first sync's time. While bulk work runs, the objects
-that were there before it are left out of collections (``gc.freeze``); new garbage cycles are
-collected as usual. (Collecting less often as well was faster still, but garbage then lingered
-and peak memory grew with the length of the run.)
+off the cyclic collector, whose full collections walk every object the process has loaded
+(Dagster, SQLAlchemy, pydantic). While bulk work runs, the objects that were there before it are
+left out of collections (``gc.freeze``); new garbage cycles are collected as usual. (Collecting
+less often as well would leave garbage lingering, and peak memory would grow with the run.)
 """
 
 from __future__ import annotations
