@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     stock_commands.add_parser("apply", help="apply pending order events to the stock locks")
     stock_commands.add_parser("push", help="push listing quantities that changed to the marketplaces")
     stock_commands.add_parser("summary", help="on hand, locked and available per SKU")
+    reconcile_help = (
+        "read every listing back from the marketplaces, compare with the computed quantities, correct"
+        " the drifted (a listing below its computed quantity is raised only once a second reading, after"
+        " its marketplace's orders were synced again, shows it unmoved)"
+    )
+    stock_reconcile = stock_commands.add_parser("reconcile", help=reconcile_help, description=reconcile_help)
+    stock_reconcile.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active)")
+    stock_reconcile.add_argument(
+        "--dry-run", action="store_true", help="read and compare only: no sync, no push; say what would be done"
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -177,6 +187,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return stock.import_file(args.file, counted_at=args.counted_at)
         if args.stock_command == "summary":
             return stock.summary()
+        if args.stock_command == "reconcile":
+            return stock.reconcile(args.marketplace, args.dry_run)
         return stock.run(apply=args.stock_command == "apply", push=args.stock_command == "push")
     if args.command == "demo":
         from ordersync_pipeline.commands import demo

@@ -14,6 +14,7 @@ from ordersync_pipeline.defs.resources import OrdersyncDatabase, discard_report,
 from ordersync_pipeline.defs.stock.assets import stock_locks, stock_push
 from ordersync_pipeline.defs.stock.checks import STOCK_CHECKS, StockCheckSettings
 from ordersync_pipeline.defs.stock.jobs import STOCK_JOBS
+from ordersync_pipeline.defs.stock.reconcile import listing_reconciliation, reconcile_listings_job, reconcile_schedule
 
 # Runs the stock assets after syncs, as their automation conditions say; on from the start so
 # that no one has to remember to switch it on.
@@ -25,10 +26,18 @@ stock_automation = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=[marketplace_orders, stock_locks, stock_push],
+    assets=[marketplace_orders, stock_locks, stock_push, listing_reconciliation],
     asset_checks=[*ORDER_CHECKS, *STOCK_CHECKS, setup_is_sound, realtime_is_running],
-    jobs=[sync_orders_job, sync_all_job, *STOCK_JOBS, watch_orders_job, setup_check_job, watch_realtime_job],
-    schedules=[*SCHEDULES, watch_orders_schedule, setup_check_schedule, watch_realtime_schedule],
+    jobs=[
+        sync_orders_job,
+        sync_all_job,
+        *STOCK_JOBS,
+        reconcile_listings_job,
+        watch_orders_job,
+        setup_check_job,
+        watch_realtime_job,
+    ],
+    schedules=[*SCHEDULES, watch_orders_schedule, setup_check_schedule, reconcile_schedule, watch_realtime_schedule],
     sensors=[*SENSORS, stock_automation, run_failure_alert],
     resources={
         "database": OrdersyncDatabase(),

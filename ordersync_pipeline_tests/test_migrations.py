@@ -24,8 +24,9 @@ def test_migrations_create_every_table_and_are_repeatable(db_url):
         "pending_order_events",
         "notification_inbox",
         "realtime_heartbeats",
+        "listings_pending_raise",
     } <= names
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     engine.dispose()
 
 

@@ -231,6 +231,18 @@ marketplace_stock = Table(
     UniqueConstraint("marketplace_id", "sku", name="uq_marketplace_stock_marketplace_sku"),
 )
 
+# A listing a reconciliation read below its computed quantity, not raised yet: the first reading
+# that showed it at this quantity (an order ordersync had not seen may have lowered it; see
+# stock/reconcile.py). No foreign key: a row whose listing is gone is simply never matched.
+listings_pending_raise = Table(
+    "listings_pending_raise",
+    metadata,
+    Column("marketplace_stock_id", Integer, primary_key=True, autoincrement=False),
+    Column("listed_quantity", Integer, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+)
+
 marketplace_stock_locks = Table(
     "marketplace_stock_locks",
     metadata,

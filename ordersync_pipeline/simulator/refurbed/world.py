@@ -15,6 +15,7 @@ from ..base.world import SimulatedWorld
 from .api import WorldApi
 from .lifecycle import RefurbedLifecycle
 from .model import ACCEPTED, ITEM_STATES, ORDER_STATES, SHIPPED, Item, Offer, Order, order_state_for
+from .offers import OfferDrift
 from .payloads import order_payload
 
 FIRST_ORDER_ID = 5_000_001
@@ -47,6 +48,7 @@ class World(WorldApi, SimulatedWorld):
         self._items: dict[int, Item] = {}
         self._next_order_id = FIRST_ORDER_ID
         self._next_item_id = FIRST_ITEM_ID
+        self.listing_drift = OfferDrift()
 
     # -- orders: creation and index upkeep ----------------------------------------------------
 
