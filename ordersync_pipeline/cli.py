@@ -122,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
 
+    realtime = commands.add_parser(
+        "realtime",
+        help="take orders in within seconds: receive Refurbed's notifications, watch Back Market, push stock at once",
+    )
+    realtime.add_argument("--host", default="127.0.0.1", help="address the receiver listens on (default: 127.0.0.1)")
+    realtime.add_argument("--port", type=_int_range(0, 65535), default=8730, help="receiver port (default: 8730)")
+    realtime.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
+    realtime.add_argument("--no-receive", action="store_true", help="do not receive notifications")
+    realtime.add_argument("--no-watch", action="store_true", help="do not watch Back Market")
+
     simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
     simulator.add_argument("--kind", choices=SIMULATOR_KINDS, default="backmarket", help="marketplace kind")
     simulator.add_argument("--port", type=_int_range(1, 65535), default=None, help="default: the kind's own port")
@@ -202,6 +212,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         marketplaces.show()
         return 0
+    if args.command == "realtime":
+        from ordersync_pipeline.commands import realtime
+        from ordersync_pipeline.realtime.service import RealtimeOptions
+
+        options = RealtimeOptions(args.host, args.port, receive=not args.no_receive, watch=not args.no_watch)
+        return realtime.run(options, args.marketplace)
     if args.command == "simulator":
         from ordersync_pipeline.simulator.__main__ import main as simulator_main
 

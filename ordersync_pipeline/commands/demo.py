@@ -101,6 +101,12 @@ def _write_config(demo_dir: Path, urls: dict[str, str]) -> Path:
     config = yaml.safe_load(settings.DEFAULT_CONFIG.read_text())
     for entry in config["marketplaces"]:
         entry["base_url"] = urls.get(entry["code"], entry["base_url"])
+        if entry["kind"] == "refurbed":
+            # The real-time process beside the UI receives the simulator's order notifications.
+            from ordersync_pipeline.commands.demo_ui import DEMO_NOTIFY_SECRET, NOTIFY_SECRET_ENV
+
+            os.environ.setdefault(NOTIFY_SECRET_ENV, DEMO_NOTIFY_SECRET)
+            entry.setdefault("settings", {})["notification_secret_env"] = NOTIFY_SECRET_ENV
     path = demo_dir / "marketplaces.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -258,4 +259,38 @@ marketplace_stock_locks = Table(
     Column("locked_at", DateTime, nullable=False),
     Column("settled_at", DateTime),
     Index("ix_marketplace_stock_locks_sku_status", "sku", "status"),
+)
+
+# --- real time ---------------------------------------------------------------------------------
+
+# One row per (marketplace, order) a marketplace notified us of: stored before the notification is
+# answered, processed (order written, stock applied and pushed) after. A repeat adds nothing.
+notification_inbox = Table(
+    "notification_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("order_reference", String(64), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    #: notifications of this order received (the marketplace delivers at least once)
+    Column("deliveries", Integer, nullable=False, default=1),
+    #: times processing was tried; ``last_error`` says why the last one did not finish
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("processed_at", DateTime),
+    Column("last_error", Text),
+    UniqueConstraint("marketplace_id", "order_reference", name="uq_notification_inbox_marketplace_order"),
+    Index("ix_notification_inbox_processed_at", "processed_at"),
+)
+
+# The last sign of life of each real-time component (``receiver``, ``watcher``) per marketplace.
+realtime_heartbeats = Table(
+    "realtime_heartbeats",
+    metadata,
+    Column("component", String(32), nullable=False),
+    Column("marketplace_id", Integer, nullable=False),
+    Column("beat_at", DateTime, nullable=False),
+    #: how often it beats: the check calls it stopped after a few intervals without a beat
+    Column("interval_seconds", Float, nullable=False),
+    Column("details", JSON),
+    PrimaryKeyConstraint("component", "marketplace_id"),
 )

@@ -332,6 +332,19 @@ class MarketplaceAdapter(abc.ABC):
         No sync type needs it (each reads listings); it is for reading back one order a
         marketplace names on its own, such as one its notification is about."""
 
+    def get_orders(self, references: Sequence[str]) -> Page:
+        """Several orders by reference, as few requests as the marketplace allows (here one each).
+
+        An order the marketplace does not know is left out of the page; one that does not parse
+        is in its ``errors``."""
+        page = Page()
+        for reference in references:
+            try:
+                page.orders.append(self.get_order(reference))
+            except ValueError as exc:
+                page.errors.append(RecordError(reference, str(exc), raw=None))
+        return page
+
     @abc.abstractmethod
     def get_documents(self, reference: str) -> OrderDocuments:
         """Read the delivery note, label and tracking the marketplace has for an order now."""

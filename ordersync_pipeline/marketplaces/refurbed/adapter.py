@@ -43,6 +43,7 @@ from ordersync_pipeline.marketplaces.base import (
     OrderDocuments,
     OrderItem,
     Page,
+    RecordError,
     StockResult,
     StockUpdate,
     SyncType,
@@ -172,6 +173,22 @@ class RefurbedAdapter(MarketplaceAdapter):
 
     def get_order(self, reference: str) -> Order:
         return parse_order(self._get_raw(reference))
+
+    def get_orders(self, references: Sequence[str]) -> Page:
+        """ListOrders by id, up to 100 orders a request (the notified orders of a burst in one call)."""
+        page = Page()
+        ids = [ref for ref in dict.fromkeys(references) if _ID.match(ref)]
+        page.errors.extend(
+            RecordError(ref, f"Refurbed order ids are integers, not {ref!r}", raw=None)
+            for ref in references
+            if not _ID.match(ref)
+        )
+        for start in range(0, len(ids), MAX_PAGE_SIZE):
+            chunk = {"id": {"any_of": ids[start : start + MAX_PAGE_SIZE]}}
+            for part in self._order_pages(chunk, MAX_PAGE_SIZE):
+                page.orders.extend(part.orders)
+                page.errors.extend(part.errors)
+        return page
 
     def get_documents(self, reference: str) -> OrderDocuments:
         raw = self._get_raw(reference)

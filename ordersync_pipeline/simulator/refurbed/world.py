@@ -29,6 +29,11 @@ class World(WorldApi, SimulatedWorld):
     ORDER_STATES = ORDER_STATES
     NEXT_STATE = {"NEW": "REJECTED", "ACCEPTED": "SHIPPED", "SHIPPED": "RETURNED"}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: called with each new order's id (the order notifications), never for the seeded history
+        self.order_listeners: list[Any] = []
+        super().__init__(*args, **kwargs)
+
     # -- set-up -------------------------------------------------------------------------------
 
     def _listings_of(self, products: list[Product]) -> list[Offer]:
@@ -67,6 +72,9 @@ class World(WorldApi, SimulatedWorld):
             self._index(order.id, order, order.state)
             for item in order.items:
                 self._settle(order, item)
+            if not self.seeding:
+                for listener in self.order_listeners:
+                    listener(order.id)
             return order
 
     def _settle(self, order: Order, item: Item) -> None:

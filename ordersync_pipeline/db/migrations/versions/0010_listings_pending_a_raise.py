@@ -5,7 +5,7 @@ yet; it is raised only once readings far enough apart show it unmoved. This tabl
 of those readings (docs/design.md, "Reconciliation").
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
