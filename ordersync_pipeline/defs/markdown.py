@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 
+from dagster import MetadataValue
+
 
 def _cell(value: object) -> str:
     # A pipe would end the cell and a line break the row.
@@ -18,3 +20,8 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]], tot
     if total is not None and total > len(rows):
         lines.append(f"\n{total - len(rows)} more not shown.")
     return "\n".join(lines)
+
+
+def table_metadata(headers: Sequence[str], rows: Sequence[Sequence[object]], total: int | None = None) -> MetadataValue:
+    """``markdown_table`` as a metadata value of a materialization or check."""
+    return MetadataValue.md(markdown_table(headers, rows, total))

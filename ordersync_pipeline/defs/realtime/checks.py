@@ -13,16 +13,14 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetSelection,
-    DefaultScheduleStatus,
-    MetadataValue,
-    ScheduleDefinition,
     asset_check,
     define_asset_job,
 )
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import table_metadata
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.defs.schedules import running_schedule
 from ordersync_pipeline.realtime.heartbeat import heartbeats
 
 
@@ -40,9 +38,7 @@ def realtime_is_running(database: OrdersyncDatabase) -> AssetCheckResult:
     ]
     metadata = {"components": len(beats), "stopped": len(stale)}
     if rows:
-        metadata["heartbeats"] = MetadataValue.md(
-            markdown_table(["component", "marketplace", "last beat", "age"], rows)
-        )
+        metadata["heartbeats"] = table_metadata(["component", "marketplace", "last beat", "age"], rows)
     return AssetCheckResult(
         passed=not stale,
         severity=AssetCheckSeverity.ERROR,
@@ -61,10 +57,4 @@ watch_realtime_job = define_asset_job(
     description="Check that the real-time receiver and watchers still run.",
 )
 
-watch_realtime_schedule = ScheduleDefinition(
-    name="watch_realtime_schedule",
-    job=watch_realtime_job,
-    cron_schedule="* * * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
+watch_realtime_schedule = running_schedule("watch_realtime_schedule", watch_realtime_job, "* * * * *")

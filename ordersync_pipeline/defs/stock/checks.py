@@ -18,7 +18,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import table_metadata
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.stock.assets import stock_locks
 from ordersync_pipeline.stock import (
@@ -57,7 +57,7 @@ def _result(
     reports(StockCheckReport(name, check))
     metadata["offenders"] = check.count
     if check.details:
-        metadata["details"] = MetadataValue.md(markdown_table(["what"], [[d] for d in check.details], check.count))
+        metadata["details"] = table_metadata(["what"], [[d] for d in check.details], check.count)
     return AssetCheckResult(passed=check.passed, severity=severity, description=check.description, metadata=metadata)
 
 

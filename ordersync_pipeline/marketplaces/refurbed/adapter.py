@@ -48,13 +48,12 @@ from ordersync_pipeline.marketplaces.base import (
     StockUpdate,
     SyncType,
 )
-from ordersync_pipeline.marketplaces.parsing import describe, parse_orders, payload_id, validated
+from ordersync_pipeline.marketplaces.parsing import as_utc, describe, parse_orders, payload_id, validated
 from ordersync_pipeline.marketplaces.refurbed.client import RefurbedClient, rpc_name
 from ordersync_pipeline.marketplaces.refurbed.models import (
     OPEN_ORDER_STATES,
     ORDER_STATUS,
     RBOrder,
-    as_utc,
 )
 
 log = logging.getLogger(__name__)
