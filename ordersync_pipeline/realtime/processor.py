@@ -22,7 +22,7 @@ from ordersync_pipeline.marketplaces.base import MarketplaceAdapter, Marketplace
 from ordersync_pipeline.realtime import inbox
 from ordersync_pipeline.realtime.intake import Intake, accept, write
 from ordersync_pipeline.realtime.pusher import StockPusher
-from ordersync_pipeline.realtime.worker import Worker
+from ordersync_pipeline.realtime.worker import OrderReader
 from ordersync_pipeline.sync.exclusive import exclusive_sync
 from ordersync_pipeline.sync.runner import MarketplaceRef
 
@@ -41,7 +41,7 @@ class Processed:
     not_found: int = 0
 
 
-class NotificationProcessor(Worker):
+class NotificationProcessor(OrderReader):
     def __init__(
         self,
         engine: Engine,
@@ -53,11 +53,7 @@ class NotificationProcessor(Worker):
         min_interval: float = 0.2,
         idle_poll: float = 1.0,
     ) -> None:
-        super().__init__(f"ordersync-inbox-{marketplace.code}")
-        self.engine = engine
-        self.marketplace = marketplace
-        self.adapter = adapter
-        self.pusher = pusher
+        super().__init__("ordersync-inbox", engine, marketplace, adapter, pusher)
         self.on_round = on_round
         self.batch = batch
         self.min_interval = min_interval

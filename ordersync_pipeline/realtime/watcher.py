@@ -27,7 +27,7 @@ from ordersync_pipeline.marketplaces.backmarket.pacing import rate_limit_setting
 from ordersync_pipeline.marketplaces.base import ListedOrder, MarketplaceAdapter, Order, Page, RecordError, SyncType
 from ordersync_pipeline.realtime.intake import Intake, accept, write
 from ordersync_pipeline.realtime.pusher import StockPusher
-from ordersync_pipeline.realtime.worker import Worker
+from ordersync_pipeline.realtime.worker import OrderReader
 from ordersync_pipeline.sync.exclusive import exclusive_sync
 from ordersync_pipeline.sync.runner import MarketplaceRef
 
@@ -63,7 +63,7 @@ class Poll:
     errors: list[str] = field(default_factory=list)
 
 
-class BackMarketWatcher(Worker):
+class BackMarketWatcher(OrderReader):
     join_timeout = 60.0
 
     def __init__(
@@ -76,11 +76,7 @@ class BackMarketWatcher(Worker):
         on_poll: Callable[[Poll], None] = lambda _poll: None,
         overlap: timedelta = DEFAULT_OVERLAP,
     ) -> None:
-        super().__init__(f"ordersync-watch-{marketplace.code}")
-        self.engine = engine
-        self.marketplace = marketplace
-        self.adapter = adapter
-        self.pusher = pusher
+        super().__init__("ordersync-watch", engine, marketplace, adapter, pusher)
         self.interval = interval
         self.on_poll = on_poll
         self.overlap = overlap

@@ -8,7 +8,14 @@ for it to finish the round it is in.
 from __future__ import annotations
 
 import threading
-from typing import Self
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ordersync_pipeline.marketplaces.base import MarketplaceAdapter
+    from ordersync_pipeline.realtime.pusher import StockPusher
+    from ordersync_pipeline.sync.runner import MarketplaceRef
 
 
 class Worker:
@@ -45,3 +52,21 @@ class Worker:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+
+class OrderReader(Worker):
+    """A worker that reads one marketplace's orders, writes them and wakes the pusher."""
+
+    def __init__(
+        self,
+        thread_name: str,
+        engine: Engine,
+        marketplace: MarketplaceRef,
+        adapter: MarketplaceAdapter,
+        pusher: StockPusher,
+    ) -> None:
+        super().__init__(f"{thread_name}-{marketplace.code}")
+        self.engine = engine
+        self.marketplace = marketplace
+        self.adapter = adapter
+        self.pusher = pusher

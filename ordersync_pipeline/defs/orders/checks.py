@@ -18,7 +18,7 @@ from dagster import (
     define_asset_job,
 )
 
-from ordersync_pipeline.defs.markdown import table_metadata
+from ordersync_pipeline.defs.markdown import check_with_table, table_metadata
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
@@ -56,18 +56,16 @@ def orders_synced_recently(context: AssetCheckExecutionContext, database: Orders
                 stale.append(
                     (marketplace.code, str(sync_type), f"{last:%Y-%m-%d %H:%M} UTC" if last else "never", max_age)
                 )
-    metadata = {"stale_partitions": len(stale)}
-    if stale:
-        metadata["stale"] = table_metadata(["marketplace", "sync type", "last synced", "allowed age"], stale)
-    return AssetCheckResult(
-        passed=not stale,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"{len(stale)} stale: " + ", ".join(f"{code}|{sync_type}" for code, sync_type, _, _ in stale)
-            if stale
-            else "every marketplace is fresh"
-        ),
-        metadata=metadata,
+    return check_with_table(
+        not stale,
+        AssetCheckSeverity.WARN,
+        f"{len(stale)} stale: " + ", ".join(f"{code}|{sync_type}" for code, sync_type, _, _ in stale)
+        if stale
+        else "every marketplace is fresh",
+        {"stale_partitions": len(stale)},
+        "stale",
+        ["marketplace", "sync type", "last synced", "allowed age"],
+        stale,
     )
 
 

@@ -17,7 +17,7 @@ from dagster import (
     define_asset_job,
 )
 
-from ordersync_pipeline.defs.markdown import table_metadata
+from ordersync_pipeline.defs.markdown import check_with_table
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.schedules import running_schedule
@@ -36,18 +36,16 @@ def realtime_is_running(database: OrdersyncDatabase) -> AssetCheckResult:
         [b.component, b.marketplace, f"{b.beat_at:%Y-%m-%d %H:%M:%S} UTC", f"{b.age(now).total_seconds():.0f} s"]
         for b in beats
     ]
-    metadata = {"components": len(beats), "stopped": len(stale)}
-    if rows:
-        metadata["heartbeats"] = table_metadata(["component", "marketplace", "last beat", "age"], rows)
-    return AssetCheckResult(
-        passed=not stale,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "stopped: " + ", ".join(f"{b.component} of {b.marketplace}" for b in stale)
-            if stale
-            else (f"{len(beats)} real-time component(s) beating" if beats else "no real-time component has run here")
-        ),
-        metadata=metadata,
+    return check_with_table(
+        not stale,
+        AssetCheckSeverity.ERROR,
+        "stopped: " + ", ".join(f"{b.component} of {b.marketplace}" for b in stale)
+        if stale
+        else (f"{len(beats)} real-time component(s) beating" if beats else "no real-time component has run here"),
+        {"components": len(beats), "stopped": len(stale)},
+        "heartbeats",
+        ["component", "marketplace", "last beat", "age"],
+        rows,
     )
 
 
