@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     stock_commands.add_parser("apply", help="apply pending order events to the stock locks")
     stock_commands.add_parser("push", help="push listing quantities that changed to the marketplaces")
     stock_commands.add_parser("summary", help="on hand, locked and available per SKU")
+    reconcile_help = (
+        "read every listing back from the marketplaces, compare with the computed quantities, correct"
+        " the drifted (a listing below its computed quantity is raised only once a second reading, after"
+        " its marketplace's orders were synced again, shows it unmoved)"
+    )
+    stock_reconcile = stock_commands.add_parser("reconcile", help=reconcile_help, description=reconcile_help)
+    stock_reconcile.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active)")
+    stock_reconcile.add_argument(
+        "--dry-run", action="store_true", help="read and compare only: no sync, no push; say what would be done"
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -111,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the setup: configuration, database, Dagster instance, each marketplace's token and clock",
     )
     check.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
+
+    realtime = commands.add_parser(
+        "realtime",
+        help="take orders in within seconds: receive Refurbed's notifications, watch Back Market, push stock at once",
+    )
+    realtime.add_argument("--host", default="127.0.0.1", help="address the receiver listens on (default: 127.0.0.1)")
+    realtime.add_argument("--port", type=_int_range(0, 65535), default=8730, help="receiver port (default: 8730)")
+    realtime.add_argument("--marketplace", metavar="ID_OR_CODE", help="one marketplace (default: every active one)")
+    realtime.add_argument("--no-receive", action="store_true", help="do not receive notifications")
+    realtime.add_argument("--no-watch", action="store_true", help="do not watch Back Market")
 
     simulator = commands.add_parser("simulator", help="run a marketplace simulator in the foreground")
     simulator.add_argument("--kind", choices=SIMULATOR_KINDS, default="backmarket", help="marketplace kind")
@@ -167,6 +187,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return stock.import_file(args.file, counted_at=args.counted_at)
         if args.stock_command == "summary":
             return stock.summary()
+        if args.stock_command == "reconcile":
+            return stock.reconcile(args.marketplace, args.dry_run)
         return stock.run(apply=args.stock_command == "apply", push=args.stock_command == "push")
     if args.command == "demo":
         from ordersync_pipeline.commands import demo
@@ -190,6 +212,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         marketplaces.show()
         return 0
+    if args.command == "realtime":
+        from ordersync_pipeline.commands import realtime
+        from ordersync_pipeline.realtime.service import RealtimeOptions
+
+        options = RealtimeOptions(args.host, args.port, receive=not args.no_receive, watch=not args.no_watch)
+        return realtime.run(options, args.marketplace)
     if args.command == "simulator":
         from ordersync_pipeline.simulator.__main__ import main as simulator_main
 

@@ -106,3 +106,62 @@ def print_stock_summary(summary) -> None:
         table.add_row(literal(sku.sku), str(sku.on_hand), str(sku.locked), str(sku.available), str(sku.short))
     console.print(table)
     console.print("Locks: " + ", ".join(f"{state} {count}" for state, count in summary.locks.items()))
+
+
+#: findings listed on the terminal; the counts above them are always whole
+SHOWN_FINDINGS = 50
+
+
+def print_reconciliation(reports) -> None:
+    """What each marketplace lists against what ordersync computes, then each listing not in line."""
+    dry_run = any(r.dry_run for r in reports)
+    table = Table(title="Reconciliation" + (" (dry run: nothing synced or pushed)" if dry_run else ""))
+    table.add_column("marketplace", no_wrap=True)
+    for column in (
+        "read",
+        "in line",
+        "drifted",
+        "corrected",
+        "pending",
+        "deferred",
+        "failed",
+        "unknown here",
+        "missing there",
+        "units of drift",
+    ):
+        table.add_column(column, justify="right")
+    for r in reports:
+        missing = str(r.missing) if r.complete else "?"
+        counts = (r.read, r.in_line, r.drifted, r.corrected, r.pending, r.deferred, r.failed, r.unknown)
+        table.add_row(r.marketplace, *(str(v) for v in counts), missing, str(r.drift_units))
+    console.print(table)
+    findings = [(r.marketplace, f) for r in reports for f in r.findings]
+    if findings:
+        listed = Table(title="Listings not in line")
+        for column in ("marketplace", "finding", "listing", "sku", "name", "listed", "computed", "action"):
+            listed.add_column(column, justify="right" if column in ("listed", "computed") else "left")
+        for code, f in findings[:SHOWN_FINDINGS]:
+            listed.add_row(
+                code,
+                str(f.verdict),
+                literal(f.listing_ref),
+                literal(f.sku),
+                literal(f.name),
+                "" if f.listed is None else str(f.listed),
+                "" if f.computed is None else str(f.computed),
+                str(f.action),
+            )
+        console.print(listed)
+        if len(findings) > SHOWN_FINDINGS:
+            console.print(f"  and {len(findings) - SHOWN_FINDINGS} more")
+    for r in reports:
+        if not r.complete:
+            console.print(
+                Text.assemble(
+                    "  ",
+                    (r.marketplace, "yellow"),
+                    ": the listings could not all be read; none is called missing this time",
+                )
+            )
+        for error in r.errors[:10]:
+            console.print(Text.assemble("  ", (r.marketplace, "yellow"), " ", str(error)))

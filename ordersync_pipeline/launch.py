@@ -110,6 +110,27 @@ class Launcher:
         (report,) = reports
         return report
 
+    def reconcile(self, marketplace: str | None = None, dry_run: bool = False) -> list:
+        """Run ``reconcile_listings`` once; the reconciliation report of each marketplace."""
+        from ordersync_pipeline.definitions import defs
+        from ordersync_pipeline.defs.stock.reconcile import ReconcileConfig
+        from ordersync_pipeline.stock.reconcile import ReconcileReport
+
+        reports: list[object] = []
+        result = defs.resolve_job_def("reconcile_listings").execute_in_process(
+            instance=self.instance,
+            resources={"database": self.database, "reports": reports.append},
+            run_config=RunConfig(
+                ops={"listing_reconciliation": ReconcileConfig(marketplace=marketplace, dry_run=dry_run)},
+                loggers=self._loggers(),
+            ),
+            tags={LAUNCHED_BY_TAG: "cli"},
+            raise_on_error=False,
+        )
+        if not result.success:
+            raise RunFailed(f"reconcile: {failure_reason(result.all_events) or 'the run failed'}")
+        return [r for r in reports if isinstance(r, ReconcileReport)]
+
     def stock(self, apply: bool = True, push: bool = True) -> StockRun:
         """Apply pending events and/or push quantities, with the stock checks, in one stock job's run.
 

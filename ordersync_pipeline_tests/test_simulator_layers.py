@@ -39,11 +39,13 @@ def _imports(path: Path) -> set[str]:
                 module = ".".join([*base, node.module] if node.module else base)
             else:
                 module = node.module or ""
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
+            # ``from . import x`` imports the module x; ``from .m import name`` the module m
+            submodules = {f"{module}.{alias.name}" for alias in node.names} & MODULES
+            found.update(submodules or {module})
     return {module for module in found if module.startswith(PACKAGE)}
 
 
+MODULES = {_module_name(path) for path in ROOT.rglob("*.py")}
 GRAPH = {_module_name(path): _imports(path) for path in ROOT.rglob("*.py")}
 
 

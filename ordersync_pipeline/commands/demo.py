@@ -20,6 +20,7 @@ from ordersync_pipeline.launch import RunFailed
 from ordersync_pipeline.marketplaces.registry import load_config
 from ordersync_pipeline.problems import SetupProblem
 from ordersync_pipeline.simulator import DEMO_TOKENS, SIMULATORS
+from ordersync_pipeline.simulator.backmarket import BackMarketSimulator, catalog
 from ordersync_pipeline.stock import seed_stock
 
 
@@ -62,6 +63,9 @@ def run(
                     simulator.world.advance(minutes=60, steps=1)
                 console.console.rule(f"An hour later ({step}/{steps})")
                 _sync_and_push(database)
+            console.console.rule("Reconciliation: listings edited in the back offices, one made by hand")
+            _drift(simulators)
+            stock.reconcile(database=database)
         except RunFailed as exc:
             console.error(str(exc))
             return 1
@@ -82,10 +86,27 @@ def run(
             simulator.stop()
 
 
+def _drift(simulators) -> None:
+    """What people do behind ordersync's back: a quantity raised, another lowered, a listing made by hand."""
+    for n, simulator in enumerate(simulators):
+        world = simulator.world
+        first, second = (x["sku"] for x in world.catalogue()[n : n + 2])
+        world.set_listing_quantity(first, world.listing_quantity(first) + 3)
+        world.set_listing_quantity(second, max(0, world.listing_quantity(second) - 2))
+        if isinstance(simulator, BackMarketSimulator):
+            catalog.create_listing(world, "DEMO-HANDMADE-1", 2, "Listed by hand in the back office")
+
+
 def _write_config(demo_dir: Path, urls: dict[str, str]) -> Path:
     config = yaml.safe_load(settings.DEFAULT_CONFIG.read_text())
     for entry in config["marketplaces"]:
         entry["base_url"] = urls.get(entry["code"], entry["base_url"])
+        if entry["kind"] == "refurbed":
+            # The real-time process beside the UI receives the simulator's order notifications.
+            from ordersync_pipeline.commands.demo_ui import DEMO_NOTIFY_SECRET, NOTIFY_SECRET_ENV
+
+            os.environ.setdefault(NOTIFY_SECRET_ENV, DEMO_NOTIFY_SECRET)
+            entry.setdefault("settings", {})["notification_secret_env"] = NOTIFY_SECRET_ENV
     path = demo_dir / "marketplaces.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

@@ -3,8 +3,10 @@
 The webserver and the daemon (``dagster dev``) load the code location with the demo's database and
 marketplace file, record in the same Dagster instance as the demo's runs, and run the schedules
 and sensors: new orders arrive as the simulators' clocks move on, syncs land, the stock moves,
-the checks run. Pressing Enter stops the Back Market simulator (and starts it again), so that a
-failed sync, its red partition and its alert can be seen.
+the checks run. Beside them, ``ordersync realtime`` takes the Refurbed simulator's order
+notifications and watches the Back Market simulator, as it runs in production. Pressing Enter
+stops the Back Market simulator (and starts it again), so that a failed sync, its red partition
+and its alert can be seen.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +23,12 @@ from urllib.parse import urlparse
 
 from ordersync_pipeline import console
 from ordersync_pipeline.defs.alerts import UI_URL_ENV, WEBHOOK_ENV
+from ordersync_pipeline.simulator.refurbed.notifications import Notifier
+
+#: the demo's Refurbed marketplace, and the variable holding its notifications' secret
+REFURBED_CODE = "refurbed-de"
+NOTIFY_SECRET_ENV = "REFURBED_DE_NOTIFY_SECRET"
+DEMO_NOTIFY_SECRET = "demo-notify-secret"
 
 # Faster than in production, so that a visitor sees syncs land, and fail, within a minute or two.
 DEMO_CADENCE = {
@@ -93,6 +102,7 @@ def serve(database_url: str, config_path: Path, simulators: list, port: int) -> 
     clock.start()
     # In a session of its own: an interrupt is passed on once, to all of its processes together.
     process = subprocess.Popen(command, env=environment(database_url, config_path, port), start_new_session=True)
+    realtime, notifier = _start_realtime(database_url, config_path, port, simulators)
     try:
         threading.Thread(target=_toggle_on_enter, args=(simulators[0],), daemon=True).start()
         return process.wait()
@@ -105,6 +115,27 @@ def serve(database_url: str, config_path: Path, simulators: list, port: int) -> 
         signal.signal(signal.SIGTERM, previous_term)
         clock.stopped.set()
         clock.join(timeout=5)
+        if notifier is not None:
+            notifier.stop()
+        _stop(realtime)
+
+
+def _start_realtime(database_url: str, config_path: Path, port: int, simulators: list):
+    """``ordersync realtime`` on a free port, and the Refurbed simulator notifying it of each new order."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        receiver_port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "ordersync_pipeline.cli", "realtime", "--port", str(receiver_port)]
+    realtime = subprocess.Popen(command, env=environment(database_url, config_path, port), start_new_session=True)
+    refurbed = next((s for s in simulators if s.name == "refurbed-simulator"), None)
+    notifier = None
+    if refurbed is not None:
+        url = f"http://127.0.0.1:{receiver_port}/notifications/{REFURBED_CODE}"
+        notifier = Notifier(url, os.environ[NOTIFY_SECRET_ENV]).attach(refurbed.world)
+    console.console.print(
+        f"  ordersync realtime: notifications on 127.0.0.1:{receiver_port}, Back Market watched every few seconds"
+    )
+    return realtime, notifier
 
 
 def _interrupt(_signum, _frame) -> None:

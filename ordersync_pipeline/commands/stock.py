@@ -8,6 +8,7 @@ from pathlib import Path
 from ordersync_pipeline import console
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.launch import Launcher, dagster_instance
+from ordersync_pipeline.marketplaces.registry import find_marketplace
 from ordersync_pipeline.order_book import OrderBook
 from ordersync_pipeline.stock import import_stock, stock_summary
 
@@ -34,3 +35,16 @@ def run(apply: bool, push: bool, database: OrdersyncDatabase | None = None) -> i
 def summary(order_book: OrderBook | None = None) -> int:
     console.print_stock_summary(stock_summary((order_book or OrderBook()).open()))
     return 0
+
+
+def reconcile(marketplace: str | None = None, dry_run: bool = False, database: OrdersyncDatabase | None = None) -> int:
+    database = database or OrdersyncDatabase()
+    if marketplace is not None:
+        with database.engine().connect() as conn:
+            marketplace = find_marketplace(conn, marketplace).code  # an unknown one is a one-line error
+    reports = Launcher(dagster_instance(), database).reconcile(marketplace, dry_run)
+    console.print_reconciliation(reports)
+    for report in reports:
+        if report.stopped:
+            console.error(f"{report.marketplace}: reconciliation stopped: {report.stopped}")
+    return 1 if any(r.stopped for r in reports) else 0

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -230,6 +231,18 @@ marketplace_stock = Table(
     UniqueConstraint("marketplace_id", "sku", name="uq_marketplace_stock_marketplace_sku"),
 )
 
+# A listing a reconciliation read below its computed quantity, not raised yet: the first reading
+# that showed it at this quantity (an order ordersync had not seen may have lowered it; see
+# stock/reconcile.py). No foreign key: a row whose listing is gone is simply never matched.
+listings_pending_raise = Table(
+    "listings_pending_raise",
+    metadata,
+    Column("marketplace_stock_id", Integer, primary_key=True, autoincrement=False),
+    Column("listed_quantity", Integer, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+)
+
 marketplace_stock_locks = Table(
     "marketplace_stock_locks",
     metadata,
@@ -246,4 +259,38 @@ marketplace_stock_locks = Table(
     Column("locked_at", DateTime, nullable=False),
     Column("settled_at", DateTime),
     Index("ix_marketplace_stock_locks_sku_status", "sku", "status"),
+)
+
+# --- real time ---------------------------------------------------------------------------------
+
+# One row per (marketplace, order) a marketplace notified us of: stored before the notification is
+# answered, processed (order written, stock applied and pushed) after. A repeat adds nothing.
+notification_inbox = Table(
+    "notification_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace_id", Integer, ForeignKey("marketplaces.id"), nullable=False),
+    Column("order_reference", String(64), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    #: notifications of this order received (the marketplace delivers at least once)
+    Column("deliveries", Integer, nullable=False, default=1),
+    #: times processing was tried; ``last_error`` says why the last one did not finish
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("processed_at", DateTime),
+    Column("last_error", Text),
+    UniqueConstraint("marketplace_id", "order_reference", name="uq_notification_inbox_marketplace_order"),
+    Index("ix_notification_inbox_processed_at", "processed_at"),
+)
+
+# The last sign of life of each real-time component (``receiver``, ``watcher``) per marketplace.
+realtime_heartbeats = Table(
+    "realtime_heartbeats",
+    metadata,
+    Column("component", String(32), nullable=False),
+    Column("marketplace_id", Integer, nullable=False),
+    Column("beat_at", DateTime, nullable=False),
+    #: how often it beats: the check calls it stopped after a few intervals without a beat
+    Column("interval_seconds", Float, nullable=False),
+    Column("details", JSON),
+    PrimaryKeyConstraint("component", "marketplace_id"),
 )

@@ -197,6 +197,32 @@ class StockResult:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MarketListing:
+    """A listing as its marketplace shows it now (reconciliation reads every one back)."""
+
+    #: every id the marketplace knows the listing by (Back Market: its listing id and its UUID;
+    #: Refurbed: the offer id): a ``marketplace_stock`` row named by any of them is this listing
+    ids: tuple[str, ...]
+    #: the seller's SKU on the listing ("" if it has none)
+    sku: str
+    quantity: int
+    #: what a person calls it (the product title)
+    name: str = ""
+
+
+@dataclass
+class ListingPage:
+    """One page of a marketplace's listings."""
+
+    listings: list[MarketListing] = field(default_factory=list)
+    #: the reading could not vouch for being whole (a page lost, a listing that kept shifting):
+    #: a listing not seen may still be there, so nothing may be called missing
+    incomplete: bool = False
+    #: listings of the page that could not be read, as "id: why"
+    errors: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class ConnectionCheck:
     """What one cheap request that needs the token showed: the marketplace answered and took it."""
@@ -306,6 +332,19 @@ class MarketplaceAdapter(abc.ABC):
         No sync type needs it (each reads listings); it is for reading back one order a
         marketplace names on its own, such as one its notification is about."""
 
+    def get_orders(self, references: Sequence[str]) -> Page:
+        """Several orders by reference, as few requests as the marketplace allows (here one each).
+
+        An order the marketplace does not know is left out of the page; one that does not parse
+        is in its ``errors``."""
+        page = Page()
+        for reference in references:
+            try:
+                page.orders.append(self.get_order(reference))
+            except ValueError as exc:
+                page.errors.append(RecordError(reference, str(exc), raw=None))
+        return page
+
     @abc.abstractmethod
     def get_documents(self, reference: str) -> OrderDocuments:
         """Read the delivery note, label and tracking the marketplace has for an order now."""
@@ -365,6 +404,23 @@ class MarketplaceAdapter(abc.ABC):
     def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
         """Set listing quantities, each listing named as its ``listing_kind`` says. Results in
         the order of ``updates``."""
+
+    #: SKU lines of stock updates the marketplace takes an hour (None: no published limit)
+    stock_lines_per_hour: int | None = None
+
+    def iter_listings(self) -> Iterator[ListingPage]:
+        """Every listing of the account with its quantity now, page by page (memory stays flat)."""
+        raise NotSupported(f"{self.config.code} cannot list its listings")
+
+    def read_listings(self, refs: Sequence[tuple[ListingKind, str]]) -> Iterator[ListingPage]:
+        """The listings named by ``refs`` (kind, reference), read again now; one not found is left out.
+
+        Here by reading every listing; an adapter that can ask for a few by name does so."""
+        ids = {ref for kind, ref in refs if kind == ListingKind.ID}
+        skus = {ref for kind, ref in refs if kind == ListingKind.SKU}
+        for page in self.iter_listings():
+            wanted = [x for x in page.listings if x.sku in skus or not ids.isdisjoint(x.ids)]
+            yield ListingPage(wanted, page.incomplete, page.errors)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

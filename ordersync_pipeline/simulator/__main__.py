@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         help='fault modes, as the /_sim/faults control API takes them, e.g. \'{"seed": 1, "error_rate": 0.1}\'',
     )
     parser.add_argument(
+        "--notify-url",
+        default=None,
+        help="Refurbed: send an order notification there for each new order (e.g. "
+        "http://127.0.0.1:8730/notifications/refurbed-de), the secret from --notify-secret-env",
+    )
+    parser.add_argument("--notify-secret-env", default="REFURBED_DE_NOTIFY_SECRET", help="variable holding it")
+    parser.add_argument(
         "--clock-start",
         type=datetime.fromisoformat,
         default=None,
@@ -62,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.faults:
         sim.faults.configure(**args.faults)
+    notifier = None
+    if args.notify_url and args.kind == "refurbed":
+        from ordersync_pipeline.simulator.refurbed.notifications import Notifier
+
+        notifier = Notifier(args.notify_url, os.environ.get(args.notify_secret_env)).attach(sim.world)
     sim.start()
     print(
         f"{simulator_class.title} simulator on {sim.url} ({args.orders} orders, seed {args.seed}); Ctrl-C to stop",
@@ -75,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if notifier is not None:
+            notifier.stop()
         sim.stop()
     return 0
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import orjson
 from pydantic import ValidationError
 
+from ordersync_pipeline.marketplaces.backmarket.catalog import ListingReader
 from ordersync_pipeline.marketplaces.backmarket.client import BackMarketClient
 from ordersync_pipeline.marketplaces.backmarket.models import (
     ORDER_STATUS,
@@ -43,6 +44,8 @@ from ordersync_pipeline.marketplaces.base import (
     CareRecord,
     ConnectionCheck,
     ListedOrder,
+    ListingKind,
+    ListingPage,
     MalformedAnswer,
     MarketplaceAdapter,
     MarketplaceConfig,
@@ -188,12 +191,16 @@ class BackMarketAdapter(MarketplaceAdapter):
     max_page_size = MAX_PAGE_SIZE
     accepted_state = str(ACCEPT_STATE)
     accepted_order_state = "3"  # all lines accepted, to ship
+    #: "We might not accept more than 2k lines of SKUs to process per hour" (the document's
+    #: data limitation, for listing updates)
+    stock_lines_per_hour = 2000
 
     def __init__(self, config: MarketplaceConfig) -> None:
         super().__init__(config)
         self.client = BackMarketClient(config)
         rereads = (config.settings or {}).get("listing_rereads", DEFAULT_REREADS)
         self._pager = Pager(self.client, config.code, int(rereads))
+        self._listings = ListingReader(self.client, config, int(rereads))
 
     def __repr__(self) -> str:
         return f"BackMarketAdapter(code={self.config.code!r}, base_url={self.config.base_url!r})"
@@ -336,7 +343,16 @@ class BackMarketAdapter(MarketplaceAdapter):
                 results.append(StockResult(update.listing_ref, ok=True, quantity=_quantity(answer, update)))
         return results
 
+    def iter_listings(self) -> Iterator[ListingPage]:
+        """``GET /ws/listings``, 50 a page, within the catalog's budget (``catalog``)."""
+        return self._listings.iter_listings()
+
+    def read_listings(self, refs: Sequence[tuple[ListingKind, str]]) -> Iterator[ListingPage]:
+        """``GET /ws/listings/{id}`` for each, or every page again when that takes fewer requests."""
+        return self._listings.read_listings(refs, super().read_listings)
+
     def close(self) -> None:
+        self._listings.close()
         self.client.close()
 
     # -- helpers --------------------------------------------------------------------------------

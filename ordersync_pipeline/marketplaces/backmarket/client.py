@@ -15,6 +15,7 @@ The token lives only in the pool's headers: it is never put in a message, a log 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import random
@@ -105,6 +106,7 @@ class BackMarketClient:
         self.base_url = config.base_url.rstrip("/") + "/"
         self._token = config.token
         settings = dict(config.settings or {})
+        self._settings = settings
         # Every call has a timeout: a silent server must not hang a run.
         self.timeout = timeout_of(settings.get("timeout") or DEFAULT_TIMEOUT)
         headers = {
@@ -123,12 +125,22 @@ class BackMarketClient:
         #: pages fetched at once; the pacer keeps them within the account's budget.
         self.concurrency = max(1, int(settings.get("concurrency", 4)))
         base = config.base_url
+        self._headers = headers
         self._reads = HttpPool(base, headers, _retry(settings, frozenset({"GET"}), self.pacer))
         self._idempotent_writes = HttpPool(base, headers, _retry(settings, frozenset({"POST"}), self.pacer))
         self._once = HttpPool(base, headers, Retry(total=0, redirect=0, raise_on_status=False))
 
     def __repr__(self) -> str:
         return f"BackMarketClient(code={self.code!r}, base_url={self.base_url!r})"
+
+    def reads_paced_by(self, pacer: Any) -> BackMarketClient:
+        """This client for reads that take their permits from ``pacer`` (the catalog endpoints'
+        own budget on top of the account's, see ``catalog``). Close it when done."""
+        view = copy.copy(self)
+        view.pacer = pacer
+        view._reads = HttpPool(self.base_url, self._headers, _retry(self._settings, frozenset({"GET"}), pacer))
+        view._idempotent_writes = view._once = view._reads  # reads only: its close() closes just this pool
+        return view
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL on our base URL.

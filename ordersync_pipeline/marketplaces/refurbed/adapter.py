@@ -33,7 +33,9 @@ from ordersync_pipeline.marketplaces.base import (
     AuthenticationError,
     ConnectionCheck,
     ListingKind,
+    ListingPage,
     MalformedAnswer,
+    MarketListing,
     MarketplaceAdapter,
     MarketplaceConfig,
     MarketplaceError,
@@ -41,6 +43,7 @@ from ordersync_pipeline.marketplaces.base import (
     OrderDocuments,
     OrderItem,
     Page,
+    RecordError,
     StockResult,
     StockUpdate,
     SyncType,
@@ -171,6 +174,22 @@ class RefurbedAdapter(MarketplaceAdapter):
     def get_order(self, reference: str) -> Order:
         return parse_order(self._get_raw(reference))
 
+    def get_orders(self, references: Sequence[str]) -> Page:
+        """ListOrders by id, up to 100 orders a request (the notified orders of a burst in one call)."""
+        page = Page()
+        ids = [ref for ref in dict.fromkeys(references) if _ID.match(ref)]
+        page.errors.extend(
+            RecordError(ref, f"Refurbed order ids are integers, not {ref!r}", raw=None)
+            for ref in references
+            if not _ID.match(ref)
+        )
+        for start in range(0, len(ids), MAX_PAGE_SIZE):
+            chunk = {"id": {"any_of": ids[start : start + MAX_PAGE_SIZE]}}
+            for part in self._order_pages(chunk, MAX_PAGE_SIZE):
+                page.orders.extend(part.orders)
+                page.errors.extend(part.errors)
+        return page
+
     def get_documents(self, reference: str) -> OrderDocuments:
         raw = self._get_raw(reference)
         try:
@@ -284,6 +303,53 @@ class RefurbedAdapter(MarketplaceAdapter):
                 results[n] = answered(entry, answers[k] if k < len(answers) else None)
         return results
 
+    # -- listings read back ---------------------------------------------------------------------
+
+    def iter_listings(self) -> Iterator[ListingPage]:
+        """``ListOffers``, 100 a page, sorted by id, each page starting after the last id of the one
+        before: an offer created or deleted while it is read moves no other."""
+        yield from self._offer_pages({})
+
+    def read_listings(self, refs: Sequence[tuple[ListingKind, str]]) -> Iterator[ListingPage]:
+        """``ListOffers`` filtered by the offers' ids or SKUs, 100 a call."""
+        ids = [ref for kind, ref in refs if kind == ListingKind.ID and _ID.match(ref.strip())]
+        skus = [ref for kind, ref in refs if kind == ListingKind.SKU]
+        for name, values in (("id", ids), ("sku", skus)):
+            for start in range(0, len(values), MAX_PAGE_SIZE):
+                yield from self._offer_pages({name: {"any_of": values[start : start + MAX_PAGE_SIZE]}})
+
+    def _offer_pages(self, filter_: dict[str, Any]) -> Iterator[ListingPage]:
+        after: str | None = None
+        while True:
+            pagination: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
+            if after is not None:
+                pagination["starting_after"] = after
+            body = {"filter": filter_, "pagination": pagination, "sort": {"by": "ID", "order": "ASC"}}
+            try:
+                answer = self.client.call("OfferService/ListOffers", body, repeatable=True)
+            except MalformedAnswer as exc:
+                raise MarketplaceError(
+                    f"{exc}: a page of ListOffers cannot be read, and a cursor listing cannot go on past it"
+                ) from None
+            if not isinstance(answer, dict) or not isinstance(answer.get("offers", []), list):
+                raise MarketplaceError(f"{self.config.code}: Refurbed answered ListOffers without a list of offers")
+            raws = answer.get("offers") or []
+            page = ListingPage()
+            for raw in raws:
+                listing = _market_listing(raw)
+                if listing is None:
+                    page.errors.append(f"an offer without an id or a stock: {str(raw)[:200]}")
+                    page.incomplete = True
+                else:
+                    page.listings.append(listing)
+            yield page
+            last = _reference(raws[-1]) if raws else None
+            if not answer.get("has_more") or not raws:
+                return
+            if last is None or not _ID.match(last) or (after is not None and int(last) <= int(after)):
+                raise MarketplaceError(f"{self.config.code}: Refurbed's ListOffers page ends without a usable id")
+            after = last
+
     def close(self) -> None:
         self.client.close()
 
@@ -337,6 +403,22 @@ class RefurbedAdapter(MarketplaceAdapter):
         message = status.get("message") if isinstance(status, dict) else None
         text = f"{self.config.code}: Refurbed refused it: {rpc_name(code)}" + (f": {message}" if message else "")
         return False, text
+
+
+def _market_listing(raw: Any) -> MarketListing | None:
+    """An ``Offer`` as a ``MarketListing``, or None without an id or a stock (int64: a string or a number)."""
+    offer_id = _reference(raw)
+    if offer_id is None:
+        return None
+    # proto3 JSON leaves out a field at its zero value: an offer without a stock has none.
+    stock = raw.get("stock", 0)
+    if isinstance(stock, str) and stock.strip().isdigit():
+        stock = int(stock)
+    if isinstance(stock, bool) or not isinstance(stock, int) or stock < 0:
+        return None
+    sku = raw.get("sku") if isinstance(raw.get("sku"), str) else ""
+    name = raw.get("instance_name") if isinstance(raw.get("instance_name"), str) else ""
+    return MarketListing(ids=(offer_id,), sku=sku, quantity=stock, name=name or sku)
 
 
 def _results(answer: Any) -> list[Any]:

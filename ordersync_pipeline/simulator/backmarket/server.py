@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from ..base.server import SimulatorHandler
 from ..base.values import from_json, parse_datetime, to_ts
+from . import catalog
 from .model import COUNTRY_CODES, ORDER_STATES, ApiError
 
 DEFAULT_PAGE_SIZE = 10
@@ -125,6 +126,8 @@ class Handler(SimulatorHandler):
         world = self.server.world
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "The request body must be a JSON object")
+        if (answered := catalog.answer(world, method, path, params, self._page_links)) is not None:
+            return answered
         if path == "/ws/orders" and method == "GET":
             return 200, self._orders(path, params)
         if match := ORDER_RE.match(path):
@@ -205,6 +208,8 @@ class Handler(SimulatorHandler):
 
     def more_control(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         world = self.server.world
+        if (answered := catalog.control(world, method, path, body)) is not None:
+            return answered
         if path == "/_sim/orders" and method == "POST":
             try:
                 order_id = world.create_order(

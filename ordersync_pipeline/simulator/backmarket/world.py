@@ -15,6 +15,7 @@ from typing import Any
 from ..base.catalogue import Product
 from ..base.values import to_ts
 from ..base.world import SimulatedWorld
+from .catalog import ListingDrift
 from .data import RESOLUTIONS, carrier
 from .lifecycle import BackMarketLifecycle
 from .model import (
@@ -78,6 +79,7 @@ class World(WorldQueries, SimulatedWorld):
         self._next_care_id = FIRST_CARE_ID
         self._version = 0
         self._cache: dict[tuple, tuple[int, list[int]]] = {}
+        self.listing_drift = ListingDrift()
 
     def _seeded(self) -> None:
         self._by_mod = sorted((order.modified, order.order_id) for order in self._orders.values())

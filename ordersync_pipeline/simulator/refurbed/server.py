@@ -12,6 +12,7 @@ from typing import Any
 
 from ..base.server import SimulatorHandler
 from ..base.values import from_json
+from . import offers
 from .model import INTERNAL, INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED, UNIMPLEMENTED, ApiError
 
 API_PREFIX = "/refb.merchant.v1."
@@ -45,6 +46,10 @@ class Handler(SimulatorHandler):
             raise ApiError(NOT_FOUND, f"no route for {path}")
         if method != "POST":
             raise ApiError(UNIMPLEMENTED, "Method Not Allowed", status=405)
+        if isinstance(body, dict):
+            answered = offers.rpc(self.server.world, match["service"], match["method"], body)
+            if answered is not None:
+                return 200, answered
         handler = RPCS.get((match["service"], match["method"]))
         if handler is None:
             raise ApiError(UNIMPLEMENTED, f"{match['service']}/{match['method']} is not simulated")
@@ -81,6 +86,8 @@ class Handler(SimulatorHandler):
 
     def more_control(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         world = self.server.world
+        if (answered := offers.control(world, method, path, body)) is not None:
+            return answered
         if path == "/_sim/catalogue" and method == "GET":
             return 200, {"offers": world.catalogue()}
         if path == "/_sim/orders" and method == "POST":

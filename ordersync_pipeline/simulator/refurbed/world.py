@@ -15,6 +15,7 @@ from ..base.world import SimulatedWorld
 from .api import WorldApi
 from .lifecycle import RefurbedLifecycle
 from .model import ACCEPTED, ITEM_STATES, ORDER_STATES, SHIPPED, Item, Offer, Order, order_state_for
+from .offers import OfferDrift
 from .payloads import order_payload
 
 FIRST_ORDER_ID = 5_000_001
@@ -27,6 +28,11 @@ class World(WorldApi, SimulatedWorld):
     lifecycle_class = RefurbedLifecycle
     ORDER_STATES = ORDER_STATES
     NEXT_STATE = {"NEW": "REJECTED", "ACCEPTED": "SHIPPED", "SHIPPED": "RETURNED"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: called with each new order's id (the order notifications), never for the seeded history
+        self.order_listeners: list[Any] = []
+        super().__init__(*args, **kwargs)
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -42,6 +48,7 @@ class World(WorldApi, SimulatedWorld):
         self._items: dict[int, Item] = {}
         self._next_order_id = FIRST_ORDER_ID
         self._next_item_id = FIRST_ITEM_ID
+        self.listing_drift = OfferDrift()
 
     # -- orders: creation and index upkeep ----------------------------------------------------
 
@@ -65,6 +72,9 @@ class World(WorldApi, SimulatedWorld):
             self._index(order.id, order, order.state)
             for item in order.items:
                 self._settle(order, item)
+            if not self.seeding:
+                for listener in self.order_listeners:
+                    listener(order.id)
             return order
 
     def _settle(self, order: Order, item: Item) -> None:
