@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +52,13 @@ class SimulatorServer(ThreadingHTTPServer):
         self.faults = faults
         self.tokens = set(tokens)
         self.verbose = verbose
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Print what went wrong with a request, unless the client just went away (a killed
+        client, a timeout given up on): that is the client's business, as at a real marketplace."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SimulatorHandler(BaseHTTPRequestHandler):

@@ -5,10 +5,6 @@
   stock applied and pushed. A repeated notification finds its row and adds nothing.
 - ``realtime_heartbeats``: one row per real-time component (the receiver, a watcher) and
   marketplace, its last beat and how often it beats, for the check that it still runs.
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,10 +3,6 @@
 A listing below what ordersync computes may have been lowered by an order ordersync has not seen
 yet; it is raised only once readings far enough apart show it unmoved. This table keeps the first
 of those readings (docs/design.md, "Reconciliation").
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
@@ -14,8 +10,6 @@ from alembic import op
 
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
