@@ -198,7 +198,15 @@ class BackMarketAdapter(MarketplaceAdapter):
         self.client = BackMarketClient(config)
         rereads = (config.settings or {}).get("listing_rereads", DEFAULT_REREADS)
         self._pager = Pager(self.client, config.code, int(rereads))
-        self._listings = ListingReader(self.client, config, int(rereads))
+        self._rereads = int(rereads)
+        self._listing_reader: ListingReader | None = None
+
+    @property
+    def _listings(self) -> ListingReader:
+        """The catalog's reader, made on first use: its budget's store is opened only by what reads listings."""
+        if self._listing_reader is None:
+            self._listing_reader = ListingReader(self.client, self.config, self._rereads)
+        return self._listing_reader
 
     def __repr__(self) -> str:
         return f"BackMarketAdapter(code={self.config.code!r}, base_url={self.config.base_url!r})"
@@ -350,7 +358,8 @@ class BackMarketAdapter(MarketplaceAdapter):
         return self._listings.read_listings(refs, super().read_listings)
 
     def close(self) -> None:
-        self._listings.close()
+        if self._listing_reader is not None:
+            self._listing_reader.close()
         self.client.close()
 
     # -- helpers --------------------------------------------------------------------------------
