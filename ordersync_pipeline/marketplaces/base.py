@@ -222,6 +222,19 @@ class ListingPage:
     #: listings of the page that could not be read, as "id: why"
     errors: list[str] = field(default_factory=list)
 
+    def unread(self, error: str) -> None:
+        """A listing of the page could not be read: the page cannot vouch for being whole."""
+        self.errors.append(error)
+        self.incomplete = True
+
+    def take(self, listing: MarketListing | None, error: str) -> MarketListing | None:
+        """Add ``listing``, or note ``error`` if it could not be read (``None``)."""
+        if listing is None:
+            self.unread(error)
+        else:
+            self.listings.append(listing)
+        return listing
+
 
 @dataclass(frozen=True)
 class ConnectionCheck:

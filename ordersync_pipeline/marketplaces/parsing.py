@@ -3,7 +3,7 @@ naming their fields, and a page of orders parsed one by one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -20,6 +20,21 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def known(what: str, choices: Collection[Any], listed: Callable[[Collection[Any]], str] = ", ".join) -> Callable:
+    """A validator of a value that must be one of ``choices``: the error names it and lists them."""
+
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise ValueError(f"unknown {what} {value!r} (known: {listed(choices)})")
+        return value
+
+    return check
 
 
 def blank_to_none(value: Any) -> Any:

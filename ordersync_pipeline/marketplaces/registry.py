@@ -17,6 +17,7 @@ from ordersync_pipeline.marketplaces.base import (
     MarketplaceAdapter,
     MarketplaceConfig,
 )
+from ordersync_pipeline.marketplaces.parsing import known
 
 # kind -> "module:Class". A new marketplace kind is one line here and a package beside base.py.
 ADAPTERS: dict[str, str] = {
@@ -39,12 +40,7 @@ class MarketplaceEntry(BaseModel):
     active: bool = True
     settings: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, kind: str) -> str:
-        if kind not in ADAPTERS:
-            raise ValueError(f"unknown marketplace kind {kind!r} (known: {', '.join(sorted(ADAPTERS))})")
-        return kind
+    _known_kind = field_validator("kind")(known("marketplace kind", ADAPTERS, lambda c: ", ".join(sorted(c))))
 
 
 class ConfigFile(BaseModel):

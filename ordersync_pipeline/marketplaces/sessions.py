@@ -20,6 +20,10 @@ import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError
 from urllib3.util.retry import Retry
 
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+#: characters of a body that is not JSON kept for messages and error records
+EXCERPT_CHARS = 500
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -66,6 +70,35 @@ def timeout_of(value: Any) -> urllib3.Timeout:
         connect, read = value
         return urllib3.Timeout(connect=float(connect), read=float(read))
     return urllib3.Timeout(connect=float(value), read=float(value))
+
+
+def retry_policy(
+    settings: Mapping[str, Any],
+    methods: frozenset[str],
+    statuses: frozenset[int],
+    redirect: int = 0,
+    retry_class: type[Retry] = Retry,
+    **more: Any,
+) -> Retry:
+    """Retries of ``methods`` on connection failures and ``statuses``, as many and as far apart as the
+    account's ``settings`` say (``max_retries``, ``backoff_factor``, ``backoff_max``, ``backoff_jitter``)."""
+    attempts = int(settings.get("max_retries", 4))
+    return retry_class(
+        total=attempts,
+        connect=attempts,
+        read=attempts,
+        status=attempts,
+        other=0,
+        redirect=redirect,
+        allowed_methods=methods,
+        status_forcelist=statuses,
+        backoff_factor=float(settings.get("backoff_factor", 0.5)),
+        backoff_max=float(settings.get("backoff_max", 15.0)),
+        backoff_jitter=float(settings.get("backoff_jitter", 0.5)),
+        # Give the last answer back instead of raising, so that it becomes a clear error.
+        raise_on_status=False,
+        **more,
+    )
 
 
 def environ_proxy(url: str) -> str | None:

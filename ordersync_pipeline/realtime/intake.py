@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from ordersync_pipeline.marketplaces.base import ListedOrder, MarketplaceAdapter, Order, RecordError, Status, SyncType
 from ordersync_pipeline.sync.exclusive import exclusive_sync
 from ordersync_pipeline.sync.order_writer import BatchResult, prepare_orders, record_errors, write_prepared
-from ordersync_pipeline.sync.runner import MarketplaceRef
+from ordersync_pipeline.sync.runner import MarketplaceRef, accept_items
 
 
 @dataclass
@@ -78,23 +78,11 @@ def accept(engine: Engine, marketplace: MarketplaceRef, adapter: MarketplaceAdap
                 waiting.append((order, items))
         if not waiting:
             return
-        accepted_orders: list[Order] = []
-        accepted_refs: dict[str, set[str]] = {}
-        errors: list[RecordError] = []
-        for (order, _), results in zip(waiting, adapter.accept_orders(waiting), strict=True):
-            ok = {r.item_reference for r in results if r.ok}
-            errors.extend(
-                RecordError(order.reference, f"item {r.item_reference} not accepted: {r.error}", raw=None)
-                for r in results
-                if not r.ok
-            )
-            if ok:
-                accepted_orders.append(adapter.accepted(order, ok))
-                accepted_refs[order.reference] = ok
-                intake.accepted += len(ok)
+        accepted = accept_items(adapter, waiting)
+        intake.accepted += accepted.count
         with engine.begin() as conn:
-            ready = prepare_orders(conn, marketplace.id, accepted_orders, accepted_refs)
+            ready = prepare_orders(conn, marketplace.id, accepted.orders, accepted.items)
             result = write_prepared(conn, ready)
-            record_errors(conn, marketplace.id, SyncType.NEW, [*errors, *ready.unstockable])
+            record_errors(conn, marketplace.id, SyncType.NEW, [*accepted.errors, *ready.unstockable])
     intake.events += result.events
-    intake.errors.extend(f"order {e.reference}: {e.error}" for e in errors)
+    intake.errors.extend(f"order {e.reference}: {e.error}" for e in accepted.errors)

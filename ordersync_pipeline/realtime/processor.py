@@ -11,7 +11,6 @@ leaves it waiting for the next round, which writes nothing new for it.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from ordersync_pipeline.marketplaces.base import MarketplaceAdapter, Marketplace
 from ordersync_pipeline.realtime import inbox
 from ordersync_pipeline.realtime.intake import Intake, accept, write
 from ordersync_pipeline.realtime.pusher import StockPusher
+from ordersync_pipeline.realtime.worker import OrderReader
 from ordersync_pipeline.sync.exclusive import exclusive_sync
 from ordersync_pipeline.sync.runner import MarketplaceRef
 
@@ -41,7 +41,7 @@ class Processed:
     not_found: int = 0
 
 
-class NotificationProcessor:
+class NotificationProcessor(OrderReader):
     def __init__(
         self,
         engine: Engine,
@@ -53,36 +53,12 @@ class NotificationProcessor:
         min_interval: float = 0.2,
         idle_poll: float = 1.0,
     ) -> None:
-        self.engine = engine
-        self.marketplace = marketplace
-        self.adapter = adapter
-        self.pusher = pusher
+        super().__init__("ordersync-inbox", engine, marketplace, adapter, pusher)
         self.on_round = on_round
         self.batch = batch
         self.min_interval = min_interval
         self.idle_poll = idle_poll
-        self._wanted = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_round = 0.0
-
-    def wake(self) -> None:
-        self._wanted.set()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> NotificationProcessor:
-        self._thread = threading.Thread(target=self._run, name=f"ordersync-inbox-{self.marketplace.code}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def _run(self) -> None:
         backoff = 0.0

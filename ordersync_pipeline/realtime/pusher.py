@@ -13,12 +13,11 @@ lines from an hourly limiter first, and waits for the next round when the budget
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from pyrate_limiter import Duration, Limiter, Rate
 from sqlalchemy import Engine, select
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, select
 from ordersync_pipeline.db.tables import pending_order_events
 from ordersync_pipeline.marketplaces import registry
 from ordersync_pipeline.marketplaces.base import MarketplaceAdapter
+from ordersync_pipeline.realtime.worker import Worker
 from ordersync_pipeline.stock.apply import ApplyReport, apply_pending_events
 from ordersync_pipeline.stock.push import PushReport, listings_to_push, push_stock
 
@@ -57,7 +57,7 @@ class PushRound:
     deferred: dict[int, int] = field(default_factory=dict)
 
 
-class StockPusher:
+class StockPusher(Worker):
     def __init__(
         self,
         engine: Engine,
@@ -68,6 +68,7 @@ class StockPusher:
         retry_after: float = 5.0,
         idle_check: float = 1.0,
     ) -> None:
+        super().__init__("ordersync-realtime-push")
         self.engine = engine
         self.line_budgets = line_budgets
         self.adapter_for = adapter_for
@@ -76,26 +77,12 @@ class StockPusher:
         self.retry_after = retry_after
         self.idle_check = idle_check
         self.rounds = 0
-        self._wanted = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         #: something is left to push (a failed push, a spent line budget): try again in a while
         self._left = False
 
-    def wake(self) -> None:
-        self._wanted.set()
-
-    def start(self) -> StockPusher:
+    def start(self) -> Self:
         self._wanted.set()  # what an earlier process left (a crash between a write and its push)
-        self._thread = threading.Thread(target=self._run, name="ordersync-realtime-push", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        return super().start()
 
     def _run(self) -> None:
         last_try = time.monotonic()

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ordersync_pipeline.realtime import inbox
+from ordersync_pipeline.realtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,10 @@ def _same(given: str, secret: str) -> bool:
     return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
-class Receiver:
+class Receiver(Worker):
     """The receiver's server on a thread of its own."""
+
+    join_timeout = 5.0
 
     def __init__(
         self,
@@ -214,27 +217,17 @@ class Receiver:
         port: int = DEFAULT_PORT,
         on_stored: Callable[[Endpoint, str, bool], None] = lambda _e, _o, _n: None,
     ) -> None:
+        super().__init__("ordersync-receiver")
         self.server = ReceiverServer((host, port), engine, {e.code: e for e in endpoints}, on_stored)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def _run(self) -> None:
+        self.server.serve_forever(poll_interval=0.1)
 
-    def start(self) -> Receiver:
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="ordersync-receiver", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
+    def _stopping(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)

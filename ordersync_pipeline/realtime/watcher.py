@@ -15,7 +15,6 @@ syncs, across processes through ``rate_limit_file`` or ``rate_limit_store``).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from ordersync_pipeline.marketplaces.backmarket.pacing import rate_limit_setting
 from ordersync_pipeline.marketplaces.base import ListedOrder, MarketplaceAdapter, Order, Page, RecordError, SyncType
 from ordersync_pipeline.realtime.intake import Intake, accept, write
 from ordersync_pipeline.realtime.pusher import StockPusher
+from ordersync_pipeline.realtime.worker import OrderReader
 from ordersync_pipeline.sync.exclusive import exclusive_sync
 from ordersync_pipeline.sync.runner import MarketplaceRef
 
@@ -63,7 +63,9 @@ class Poll:
     errors: list[str] = field(default_factory=list)
 
 
-class BackMarketWatcher:
+class BackMarketWatcher(OrderReader):
+    join_timeout = 60.0
+
     def __init__(
         self,
         engine: Engine,
@@ -74,27 +76,12 @@ class BackMarketWatcher:
         on_poll: Callable[[Poll], None] = lambda _poll: None,
         overlap: timedelta = DEFAULT_OVERLAP,
     ) -> None:
-        self.engine = engine
-        self.marketplace = marketplace
-        self.adapter = adapter
-        self.pusher = pusher
+        super().__init__("ordersync-watch", engine, marketplace, adapter, pusher)
         self.interval = interval
         self.on_poll = on_poll
         self.overlap = overlap
         self.polls = 0
         self._since: datetime | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> BackMarketWatcher:
-        self._thread = threading.Thread(target=self._run, name=f"ordersync-watch-{self.marketplace.code}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
 
     def _run(self) -> None:
         while not self._stop.is_set():

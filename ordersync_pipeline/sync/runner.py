@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, bindparam, exists, or_, select, update
@@ -206,22 +206,39 @@ def _sync_new(ctx: _Context) -> None:
         _accept(ctx, waiting[start : start + ctx.options.batch_orders])
 
 
-def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
-    accepted_orders: list[Order] = []
-    accepted_refs: dict[str, set[str]] = {}
-    errors: list[RecordError] = []
-    for (order, _), results in zip(waiting, ctx.adapter.accept_orders(waiting), strict=True):
+@dataclass
+class Accepted:
+    """What the marketplace accepted of the paid items asked, as orders to write again."""
+
+    orders: list[Order] = field(default_factory=list)
+    #: accepted item references by order reference
+    items: dict[str, set[str]] = field(default_factory=dict)
+    #: one per item the marketplace refused
+    errors: list[RecordError] = field(default_factory=list)
+    count: int = 0
+
+
+def accept_items(adapter: MarketplaceAdapter, waiting: list[tuple[Order, list]]) -> Accepted:
+    """Ask the marketplace to accept the paid items of each ``(order, items)`` in ``waiting``."""
+    accepted = Accepted()
+    for (order, _), results in zip(waiting, adapter.accept_orders(waiting), strict=True):
         ok = {r.item_reference for r in results if r.ok}
-        errors.extend(
+        accepted.errors.extend(
             RecordError(order.reference, f"item {r.item_reference} not accepted: {r.error}", raw=None)
             for r in results
             if not r.ok
         )
         if ok:
-            accepted_orders.append(ctx.adapter.accepted(order, ok))
-            accepted_refs[order.reference] = ok
-            ctx.report.accepted += len(ok)
-    _write_accepted(ctx, accepted_orders, errors, accepted_refs)
+            accepted.orders.append(adapter.accepted(order, ok))
+            accepted.items[order.reference] = ok
+            accepted.count += len(ok)
+    return accepted
+
+
+def _accept(ctx: _Context, waiting: list[tuple[Order, list]]) -> None:
+    accepted = accept_items(ctx.adapter, waiting)
+    ctx.report.accepted += accepted.count
+    _write_accepted(ctx, accepted.orders, accepted.errors, accepted.items)
 
 
 def _sync_modified(ctx: _Context) -> None:

@@ -11,14 +11,13 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetSelection,
-    DefaultScheduleStatus,
-    ScheduleDefinition,
     asset_check,
     define_asset_job,
 )
 
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.defs.schedules import running_schedule
 from ordersync_pipeline.health import check_setup
 
 
@@ -43,11 +42,7 @@ def setup_is_sound(database: OrdersyncDatabase) -> AssetCheckResult:
 
 setup_check_job = define_asset_job("check_setup", selection=AssetSelection.checks(setup_is_sound))
 
-setup_check_schedule = ScheduleDefinition(
-    name="setup_check_schedule",
-    job=setup_check_job,
-    # Hourly, off the minutes the syncs start on.
-    cron_schedule=os.environ.get("ORDERSYNC_SETUP_CHECK_CRON", "45 * * * *"),
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
+# Hourly, off the minutes the syncs start on.
+setup_check_schedule = running_schedule(
+    "setup_check_schedule", setup_check_job, os.environ.get("ORDERSYNC_SETUP_CHECK_CRON", "45 * * * *")
 )

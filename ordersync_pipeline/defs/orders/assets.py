@@ -19,7 +19,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import table_metadata
 from ordersync_pipeline.defs.partitions import orders_partitions
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.base import AuthenticationError, MarketplaceError
@@ -129,7 +129,5 @@ def sync_metadata(report: SyncReport) -> dict:
     if report.cursor:
         metadata["cursor"] = MetadataValue.timestamp(datetime.fromisoformat(report.cursor))
     if report.error_samples:
-        metadata["error_samples"] = MetadataValue.md(
-            markdown_table(["order error"], [[sample] for sample in report.error_samples])
-        )
+        metadata["error_samples"] = table_metadata(["order error"], [[sample] for sample in report.error_samples])
     return metadata

@@ -13,17 +13,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetRecordsFilter,
     AssetSelection,
-    DefaultScheduleStatus,
     MetadataValue,
-    ScheduleDefinition,
     asset_check,
     define_asset_job,
 )
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import check_with_table, table_metadata
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.defs.schedules import running_schedule
 from ordersync_pipeline.marketplaces.base import SyncType
 from ordersync_pipeline.sync.queries import unresolved_sync_errors
 
@@ -57,20 +56,16 @@ def orders_synced_recently(context: AssetCheckExecutionContext, database: Orders
                 stale.append(
                     (marketplace.code, str(sync_type), f"{last:%Y-%m-%d %H:%M} UTC" if last else "never", max_age)
                 )
-    metadata = {"stale_partitions": len(stale)}
-    if stale:
-        metadata["stale"] = MetadataValue.md(
-            markdown_table(["marketplace", "sync type", "last synced", "allowed age"], stale)
-        )
-    return AssetCheckResult(
-        passed=not stale,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"{len(stale)} stale: " + ", ".join(f"{code}|{sync_type}" for code, sync_type, _, _ in stale)
-            if stale
-            else "every marketplace is fresh"
-        ),
-        metadata=metadata,
+    return check_with_table(
+        not stale,
+        AssetCheckSeverity.WARN,
+        f"{len(stale)} stale: " + ", ".join(f"{code}|{sync_type}" for code, sync_type, _, _ in stale)
+        if stale
+        else "every marketplace is fresh",
+        {"stale_partitions": len(stale)},
+        "stale",
+        ["marketplace", "sync type", "last synced", "allowed age"],
+        stale,
     )
 
 
@@ -85,15 +80,13 @@ def no_unresolved_sync_errors(database: OrdersyncDatabase) -> AssetCheckResult:
     metadata: dict = {"unresolved": total}
     if rows:
         metadata["oldest_unresolved_at"] = MetadataValue.timestamp(rows[0].created_at.replace(tzinfo=UTC))
-        metadata["errors"] = MetadataValue.md(
-            markdown_table(
-                ["marketplace", "sync type", "order", "error", "since"],
-                [
-                    [r.marketplace, r.sync_type, r.reference or "(page)", r.error, f"{r.created_at:%Y-%m-%d %H:%M} UTC"]
-                    for r in rows
-                ],
-                total,
-            )
+        metadata["errors"] = table_metadata(
+            ["marketplace", "sync type", "order", "error", "since"],
+            [
+                [r.marketplace, r.sync_type, r.reference or "(page)", r.error, f"{r.created_at:%Y-%m-%d %H:%M} UTC"]
+                for r in rows
+            ],
+            total,
         )
     orders = sorted({f"{r.marketplace} {r.reference}" for r in rows if r.reference})
     return AssetCheckResult(
@@ -117,10 +110,4 @@ watch_orders_job = define_asset_job(
     description="Run the order book's checks: freshness per marketplace and type, unresolved sync errors.",
 )
 
-watch_orders_schedule = ScheduleDefinition(
-    name="watch_orders_schedule",
-    job=watch_orders_job,
-    cron_schedule="*/5 * * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
+watch_orders_schedule = running_schedule("watch_orders_schedule", watch_orders_job, "*/5 * * * *")

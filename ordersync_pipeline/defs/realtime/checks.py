@@ -13,16 +13,14 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetSelection,
-    DefaultScheduleStatus,
-    MetadataValue,
-    ScheduleDefinition,
     asset_check,
     define_asset_job,
 )
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import check_with_table
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.defs.schedules import running_schedule
 from ordersync_pipeline.realtime.heartbeat import heartbeats
 
 
@@ -38,20 +36,16 @@ def realtime_is_running(database: OrdersyncDatabase) -> AssetCheckResult:
         [b.component, b.marketplace, f"{b.beat_at:%Y-%m-%d %H:%M:%S} UTC", f"{b.age(now).total_seconds():.0f} s"]
         for b in beats
     ]
-    metadata = {"components": len(beats), "stopped": len(stale)}
-    if rows:
-        metadata["heartbeats"] = MetadataValue.md(
-            markdown_table(["component", "marketplace", "last beat", "age"], rows)
-        )
-    return AssetCheckResult(
-        passed=not stale,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "stopped: " + ", ".join(f"{b.component} of {b.marketplace}" for b in stale)
-            if stale
-            else (f"{len(beats)} real-time component(s) beating" if beats else "no real-time component has run here")
-        ),
-        metadata=metadata,
+    return check_with_table(
+        not stale,
+        AssetCheckSeverity.ERROR,
+        "stopped: " + ", ".join(f"{b.component} of {b.marketplace}" for b in stale)
+        if stale
+        else (f"{len(beats)} real-time component(s) beating" if beats else "no real-time component has run here"),
+        {"components": len(beats), "stopped": len(stale)},
+        "heartbeats",
+        ["component", "marketplace", "last beat", "age"],
+        rows,
     )
 
 
@@ -61,10 +55,4 @@ watch_realtime_job = define_asset_job(
     description="Check that the real-time receiver and watchers still run.",
 )
 
-watch_realtime_schedule = ScheduleDefinition(
-    name="watch_realtime_schedule",
-    job=watch_realtime_job,
-    cron_schedule="* * * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
+watch_realtime_schedule = running_schedule("watch_realtime_schedule", watch_realtime_job, "* * * * *")

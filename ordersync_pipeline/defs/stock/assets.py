@@ -15,12 +15,11 @@ from dagster import (
     AssetExecutionContext,
     AutomationCondition,
     MaterializeResult,
-    MetadataValue,
     ResourceParam,
     asset,
 )
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import table_metadata
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.marketplaces.registry import adapter_for
@@ -92,8 +91,8 @@ def stock_push(
         context.log.warning(error)
     check_metadata: dict = {"failed": report.failed}
     if report.errors:
-        check_metadata["listings"] = MetadataValue.md(
-            markdown_table(["marketplace, listing", "error"], [error.partition(": ")[::2] for error in report.errors])
+        check_metadata["listings"] = table_metadata(
+            ["marketplace, listing", "error"], [error.partition(": ")[::2] for error in report.errors]
         )
     failed_check = AssetCheckResult(
         check_name="no_failed_pushes",

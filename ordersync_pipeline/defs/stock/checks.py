@@ -18,7 +18,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import check_with_table
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.stock.assets import stock_locks
 from ordersync_pipeline.stock import (
@@ -56,9 +56,10 @@ def _result(
 ) -> AssetCheckResult:
     reports(StockCheckReport(name, check))
     metadata["offenders"] = check.count
-    if check.details:
-        metadata["details"] = MetadataValue.md(markdown_table(["what"], [[d] for d in check.details], check.count))
-    return AssetCheckResult(passed=check.passed, severity=severity, description=check.description, metadata=metadata)
+    details = [[d] for d in check.details]
+    return check_with_table(
+        check.passed, severity, check.description, metadata, "details", ["what"], details, check.count
+    )
 
 
 @asset_check(asset=stock_locks, blocking=True, description="No SKU has negative on hand or available stock.")

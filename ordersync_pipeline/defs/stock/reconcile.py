@@ -17,18 +17,16 @@ from dagster import (
     AssetExecutionContext,
     AssetSelection,
     Config,
-    DefaultScheduleStatus,
     MaterializeResult,
-    MetadataValue,
     ResourceParam,
-    ScheduleDefinition,
     asset,
     define_asset_job,
 )
 from pydantic import Field
 
-from ordersync_pipeline.defs.markdown import markdown_table
+from ordersync_pipeline.defs.markdown import table_metadata
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
+from ordersync_pipeline.defs.schedules import running_schedule
 from ordersync_pipeline.marketplaces.base import SyncType
 from ordersync_pipeline.marketplaces.registry import adapter_for, find_marketplace
 from ordersync_pipeline.stock import apply_pending_events
@@ -98,24 +96,20 @@ def listing_reconciliation(
     totals = {name: sum(getattr(r, name) for r in found) for name in (*COUNTS, "drift_units")}
     metadata: dict[str, Any] = {f"listings_{k}" if k == "read" else k: v for k, v in totals.items()}
     metadata["dry_run"] = config.dry_run
-    metadata["by_marketplace"] = MetadataValue.md(
-        markdown_table(["marketplace", *COUNTS, "units of drift"], [_counts(r) for r in found])
-    )
+    metadata["by_marketplace"] = table_metadata(["marketplace", *COUNTS, "units of drift"], [_counts(r) for r in found])
     for verdict in (Verdict.UNKNOWN, Verdict.MISSING):
         named = [(r.marketplace, f) for r in found for f in r.named(verdict)]
         if named:
             key = "unknown_here" if verdict == Verdict.UNKNOWN else "missing_there"
-            metadata[key] = MetadataValue.md(
-                markdown_table(
-                    ["marketplace", "listing", "sku", "name", "listed", "computed"],
-                    [_row(code, f) for code, f in named[:SHOWN]],
-                    totals["unknown" if verdict == Verdict.UNKNOWN else "missing"],
-                )
+            metadata[key] = table_metadata(
+                ["marketplace", "listing", "sku", "name", "listed", "computed"],
+                [_row(code, f) for code, f in named[:SHOWN]],
+                totals["unknown" if verdict == Verdict.UNKNOWN else "missing"],
             )
     stopped = [[r.marketplace, r.stopped] for r in found if r.stopped]
     metadata["stopped"] = len(stopped)
     if stopped:
-        metadata["stopped_marketplaces"] = MetadataValue.md(markdown_table(["marketplace", "why"], stopped))
+        metadata["stopped_marketplaces"] = table_metadata(["marketplace", "why"], stopped)
     return MaterializeResult(metadata=metadata, check_results=[_still_drifted(found)])
 
 
@@ -138,12 +132,10 @@ def _still_drifted(found: list[ReconcileReport]) -> AssetCheckResult:
     stopped = [f"{r.marketplace} could not be reconciled: {r.stopped}" for r in found if r.stopped]
     metadata: dict[str, Any] = {"still_drifted": count}
     if drifted:
-        metadata["listings"] = MetadataValue.md(
-            markdown_table(
-                ["marketplace", "listing", "sku", "name", "listed", "computed", "why"],
-                [[*_row(code, f), f.action] for code, f in drifted[:SHOWN]],
-                count,
-            )
+        metadata["listings"] = table_metadata(
+            ["marketplace", "listing", "sku", "name", "listed", "computed", "why"],
+            [[*_row(code, f), f.action] for code, f in drifted[:SHOWN]],
+            count,
         )
     names = "; ".join(
         f"{code} {f.label()}: {f.listed} listed, {f.computed} computed, {f.action}" for code, f in drifted[:20]
@@ -165,11 +157,7 @@ reconcile_listings_job = define_asset_job(
     description="Read every listing back, compare with the computed quantities, correct the drifted.",
 )
 
-reconcile_schedule = ScheduleDefinition(
-    name="reconcile_schedule",
-    job=reconcile_listings_job,
-    # Hourly, off the minutes the other hourly schedules start on.
-    cron_schedule=os.environ.get("ORDERSYNC_RECONCILE_CRON", "50 * * * *"),
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
+# Hourly, off the minutes the other hourly schedules start on.
+reconcile_schedule = running_schedule(
+    "reconcile_schedule", reconcile_listings_job, os.environ.get("ORDERSYNC_RECONCILE_CRON", "50 * * * *")
 )

@@ -33,8 +33,6 @@ from ordersync_pipeline.marketplaces.backmarket.models import (
     BMCareFolder,
     BMDelivery,
     BMOrder,
-    as_utc,
-    blank_to_none,
 )
 from ordersync_pipeline.marketplaces.backmarket.paging import DEFAULT_REREADS, Fetched, Pager, envelope_count
 from ordersync_pipeline.marketplaces.base import (
@@ -59,7 +57,7 @@ from ordersync_pipeline.marketplaces.base import (
     StockResult,
     StockUpdate,
 )
-from ordersync_pipeline.marketplaces.parsing import parse_orders, payload_id, validated
+from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none, parse_orders, payload_id, validated
 
 log = logging.getLogger(__name__)
 

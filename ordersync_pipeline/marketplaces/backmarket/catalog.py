@@ -115,21 +115,14 @@ class ListingReader:
                     raw = self.client.get(f"ws/listings/{quote(str(ref), safe='')}")
             except BackMarketHTTPError as exc:
                 if exc.status != 404:  # a listing not found is simply not there
-                    page.errors.append(f"{ref}: {exc}")
-                    page.incomplete = True
+                    page.unread(f"{ref}: {exc}")
                 yield page
                 continue
             except MalformedAnswer as exc:
-                page.errors.append(f"{ref}: {exc}")
-                page.incomplete = True
+                page.unread(f"{ref}: {exc}")
                 yield page
                 continue
-            listing = market_listing(raw)
-            if listing is None:
-                page.errors.append(f"{ref}: Back Market answered without a listing's id and quantity")
-                page.incomplete = True
-            else:
-                page.listings.append(listing)
+            page.take(market_listing(raw), f"{ref}: Back Market answered without a listing's id and quantity")
             yield page
 
     def _listings_page(self, content: bytes, where: str) -> Fetched:
@@ -142,13 +135,10 @@ class ListingReader:
         page = ListingPage()
         keys: list[str] = []
         for raw in body["results"]:
-            listing = market_listing(raw)
-            if listing is None:
-                page.errors.append(f"a listing without an id or a quantity: {str(raw)[:200]}")
-                page.incomplete = True  # a listing not read may be one ordersync holds
-                continue
-            page.listings.append(listing)
-            keys.append(listing.ids[0])
+            # A listing not read may be one ordersync holds: the page is incomplete.
+            listing = page.take(market_listing(raw), f"a listing without an id or a quantity: {str(raw)[:200]}")
+            if listing is not None:
+                keys.append(listing.ids[0])
         whole_keys = tuple(keys) if len(keys) == len(body["results"]) else None
         return Fetched(page, body.get("next") or None, envelope_count(body), len(body["results"]), whole_keys)
 

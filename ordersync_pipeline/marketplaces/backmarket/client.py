@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from urllib3.util.retry import Retry
 
+from ordersync_pipeline.marketplaces import sessions
 from ordersync_pipeline.marketplaces.backmarket.pacing import Pacer
 from ordersync_pipeline.marketplaces.base import (
     AuthenticationError,
@@ -38,11 +39,8 @@ from ordersync_pipeline.marketplaces.sessions import Answer, HttpPool, Unreachab
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-#: characters of a body that is not JSON kept for the error record
-EXCERPT_CHARS = 500
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 MAX_REDIRECTS = 5
 # Back Market requires "BM-<Company>-<Integration>;<contact email>"; a seller sets its own in settings.
 DEFAULT_USER_AGENT = "BM-Ordersync-Sync;ops@example.com"
@@ -75,26 +73,17 @@ class PacedRetry(Retry):
 
 
 def _retry(settings: dict[str, Any], methods: frozenset[str], pacer: Pacer | None = None) -> Retry:
-    attempts = int(settings.get("max_retries", 4))
-    retry = PacedRetry(
-        total=attempts,
-        connect=attempts,
-        read=attempts,
-        status=attempts,
-        other=0,
+    # Cloudflare blocks for about 10 s after a burst and sends no Retry-After: back off
+    # exponentially with jitter (retry_policy), so that several runs do not come back in step.
+    retry = sessions.retry_policy(
+        settings,
+        methods,
+        RETRY_STATUSES,
         # Reads follow a few redirects (urllib3 drops the token on a move to another host).
         redirect=MAX_REDIRECTS if "GET" in methods else 0,
-        allowed_methods=methods,
-        status_forcelist=RETRY_STATUSES,
-        # Cloudflare blocks for about 10 s after a burst and sends no Retry-After: back off
-        # exponentially with jitter, so that several runs do not come back in step.
-        backoff_factor=float(settings.get("backoff_factor", 0.5)),
-        backoff_max=float(settings.get("backoff_max", 15.0)),
-        backoff_jitter=float(settings.get("backoff_jitter", 0.5)),
+        retry_class=PacedRetry,
         respect_retry_after_header=True,
         retry_after_max=int(settings.get("retry_after_max", 60)),
-        # Give the last answer back instead of raising, so that it becomes a clear error below.
-        raise_on_status=False,
     )
     retry.pacer = pacer
     return retry
@@ -108,7 +97,7 @@ class BackMarketClient:
         settings = dict(config.settings or {})
         self._settings = settings
         # Every call has a timeout: a silent server must not hang a run.
-        self.timeout = timeout_of(settings.get("timeout") or DEFAULT_TIMEOUT)
+        self.timeout = timeout_of(settings.get("timeout") or sessions.DEFAULT_TIMEOUT)
         headers = {
             # The token is sent as is: Back Market's "Basic" is not base64 of user:password.
             "Authorization": f"Basic {config.token}",
@@ -202,7 +191,7 @@ class BackMarketClient:
             raw = text.decode(errors="replace") if isinstance(text, bytes) else text
             raise MalformedAnswer(
                 self._clean(f"{self.code}: Back Market answered {where} with a body that is not JSON"),
-                self._clean(raw[:EXCERPT_CHARS]),
+                self._clean(raw[: sessions.EXCERPT_CHARS]),
             ) from None
 
     def _request(

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
 from ordersync_pipeline.marketplaces.base import Status
-from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none
+from ordersync_pipeline.marketplaces.parsing import blank_to_none, known, utc_or_none
 
 # Orderline states (document, "Table 6 - States for Orderlines").
 LINE_STATUS: dict[int, Status] = {
@@ -68,12 +68,7 @@ class BMOrderLine(_Payload):
     price: Money
     currency: str | None = None
 
-    @field_validator("state")
-    @classmethod
-    def _known_state(cls, state: int) -> int:
-        if state not in LINE_STATUS:
-            raise ValueError(f"unknown orderline state {state} (known: {sorted(LINE_STATUS)})")
-        return state
+    _known_state = field_validator("state")(known("orderline state", LINE_STATUS, lambda c: str(sorted(c))))
 
     @property
     def status(self) -> Status:
@@ -96,17 +91,8 @@ class BMOrder(_Payload):
 
     _blanks = field_validator("delivery_note", "tracking_number", "date_shipping", mode="before")(blank_to_none)
 
-    @field_validator("state")
-    @classmethod
-    def _known_state(cls, state: int) -> int:
-        if state not in ORDER_STATUS:
-            raise ValueError(f"unknown order state {state} (known: {sorted(ORDER_STATUS)})")
-        return state
-
-    @field_validator("date_creation", "date_modification", "date_shipping")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
+    _known_state = field_validator("state")(known("order state", ORDER_STATUS, lambda c: str(sorted(c))))
+    _utc = field_validator("date_creation", "date_modification", "date_shipping")(utc_or_none)
 
 
 class BMDelivery(_Payload):
@@ -136,10 +122,7 @@ class BMCareFolder(_Payload):
     orderline: StrictInt | BMCareOrderline
     date_modification: datetime | None = None
 
-    @field_validator("date_modification")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
+    _utc = field_validator("date_modification")(utc_or_none)
 
     @property
     def orderline_id(self) -> int:

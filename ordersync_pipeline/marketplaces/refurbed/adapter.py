@@ -48,13 +48,12 @@ from ordersync_pipeline.marketplaces.base import (
     StockUpdate,
     SyncType,
 )
-from ordersync_pipeline.marketplaces.parsing import describe, parse_orders, payload_id, validated
+from ordersync_pipeline.marketplaces.parsing import as_utc, describe, parse_orders, payload_id, validated
 from ordersync_pipeline.marketplaces.refurbed.client import RefurbedClient, rpc_name
 from ordersync_pipeline.marketplaces.refurbed.models import (
     OPEN_ORDER_STATES,
     ORDER_STATUS,
     RBOrder,
-    as_utc,
 )
 
 log = logging.getLogger(__name__)
@@ -319,36 +318,11 @@ class RefurbedAdapter(MarketplaceAdapter):
                 yield from self._offer_pages({name: {"any_of": values[start : start + MAX_PAGE_SIZE]}})
 
     def _offer_pages(self, filter_: dict[str, Any]) -> Iterator[ListingPage]:
-        after: str | None = None
-        while True:
-            pagination: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
-            if after is not None:
-                pagination["starting_after"] = after
-            body = {"filter": filter_, "pagination": pagination, "sort": {"by": "ID", "order": "ASC"}}
-            try:
-                answer = self.client.call("OfferService/ListOffers", body, repeatable=True)
-            except MalformedAnswer as exc:
-                raise MarketplaceError(
-                    f"{exc}: a page of ListOffers cannot be read, and a cursor listing cannot go on past it"
-                ) from None
-            if not isinstance(answer, dict) or not isinstance(answer.get("offers", []), list):
-                raise MarketplaceError(f"{self.config.code}: Refurbed answered ListOffers without a list of offers")
-            raws = answer.get("offers") or []
+        for raws in self._cursor_pages("OfferService/ListOffers", "offers", filter_, MAX_PAGE_SIZE, "a page"):
             page = ListingPage()
             for raw in raws:
-                listing = _market_listing(raw)
-                if listing is None:
-                    page.errors.append(f"an offer without an id or a stock: {str(raw)[:200]}")
-                    page.incomplete = True
-                else:
-                    page.listings.append(listing)
+                page.take(_market_listing(raw), f"an offer without an id or a stock: {str(raw)[:200]}")
             yield page
-            last = _reference(raws[-1]) if raws else None
-            if not answer.get("has_more") or not raws:
-                return
-            if last is None or not _ID.match(last) or (after is not None and int(last) <= int(after)):
-                raise MarketplaceError(f"{self.config.code}: Refurbed's ListOffers page ends without a usable id")
-            after = last
 
     def close(self) -> None:
         self.client.close()
@@ -357,7 +331,15 @@ class RefurbedAdapter(MarketplaceAdapter):
 
     def _order_pages(self, filter_: dict[str, Any], page_size: int) -> Iterator[Page]:
         """ListOrders page by page, sorted by id, each page starting after the last id of the one before."""
-        limit = self.page_size(page_size)
+        for raws in self._cursor_pages("OrderService/ListOrders", "orders", filter_, self.page_size(page_size)):
+            yield self._order_page(raws)
+
+    def _cursor_pages(
+        self, rpc: str, key: str, filter_: dict[str, Any], limit: int, unreadable: str | None = None
+    ) -> Iterator[list[Any]]:
+        """The ``key`` list of each page of a List RPC sorted by id, each page starting after the last
+        id of the one before; ``unreadable`` names a page that cannot be read (default: by position)."""
+        method = rpc.rsplit("/", 1)[-1]
         after: str | None = None
         while True:
             pagination: dict[str, Any] = {"limit": limit}
@@ -365,24 +347,24 @@ class RefurbedAdapter(MarketplaceAdapter):
                 pagination["starting_after"] = after
             body = {"filter": filter_, "pagination": pagination, "sort": {"by": "ID", "order": "ASC"}}
             try:
-                answer = self.client.call("OrderService/ListOrders", body, repeatable=True)
+                answer = self.client.call(rpc, body, repeatable=True)
             except MalformedAnswer as exc:
                 # Unlike numbered pages, a cursor page cannot be skipped: the next one starts
                 # after its last id, which only its body says.
-                where = f"the page after order {after}" if after else "the first page"
+                where = unreadable or (f"the page after {key[:-1]} {after}" if after else "the first page")
                 raise MarketplaceError(
-                    f"{exc}: {where} of ListOrders cannot be read, and a cursor listing cannot go on past it"
+                    f"{exc}: {where} of {method} cannot be read, and a cursor listing cannot go on past it"
                 ) from None
-            if not isinstance(answer, dict) or not isinstance(answer.get("orders", []), list):
-                raise MarketplaceError(f"{self.config.code}: Refurbed answered ListOrders without a list of orders")
-            raws = answer.get("orders") or []
-            yield self._order_page(raws)
+            if not isinstance(answer, dict) or not isinstance(answer.get(key, []), list):
+                raise MarketplaceError(f"{self.config.code}: Refurbed answered {method} without a list of {key}")
+            raws = answer.get(key) or []
+            yield raws
             last = _reference(raws[-1]) if raws else None
             if not answer.get("has_more") or not raws:
                 return
             if last is None or not _ID.match(last) or (after is not None and int(last) <= int(after)):
                 # Without a usable last id there is no way to ask for the next page without looping.
-                raise MarketplaceError(f"{self.config.code}: Refurbed's ListOrders page ends without a usable id")
+                raise MarketplaceError(f"{self.config.code}: Refurbed's {method} page ends without a usable id")
             after = last
 
     def _order_page(self, raws: list[Any]) -> Page:

@@ -30,6 +30,7 @@ from typing import Any
 
 from urllib3.util.retry import Retry
 
+from ordersync_pipeline.marketplaces import sessions
 from ordersync_pipeline.marketplaces.base import (
     AuthenticationError,
     MalformedAnswer,
@@ -41,10 +42,7 @@ from ordersync_pipeline.marketplaces.sessions import Answer, HttpPool, Unreachab
 log = logging.getLogger(__name__)
 
 API_PREFIX = "refb.merchant.v1"
-DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 DEFAULT_USER_AGENT = "ordersync/1.0 (order and stock sync; ops@example.com)"
-#: characters of a body that is not JSON kept for messages and error records
-EXCERPT_CHARS = 500
 RETRY_STATUSES = frozenset({500, 502, 503, 504})  # 429 is paced by the rate-limit headers instead
 
 # google.rpc.Code, the `code` of Refurbed's error bodies.
@@ -144,7 +142,7 @@ class RefurbedClient:
         self._token = config.token
         settings = dict(config.settings or {})
         # Every call has a timeout: a silent server must not hang a run.
-        self.timeout = timeout_of(settings.get("timeout") or DEFAULT_TIMEOUT)
+        self.timeout = timeout_of(settings.get("timeout") or sessions.DEFAULT_TIMEOUT)
         # MarketplaceConfig's default User-Agent follows Back Market's "BM-..." convention: not ours.
         user_agent = settings.get("user_agent") or DEFAULT_USER_AGENT
         headers = {
@@ -159,21 +157,7 @@ class RefurbedClient:
         self.backoff_max = float(settings.get("backoff_max", 15.0))
         self.rate_limit_retries = int(settings.get("rate_limit_retries", 3))
         self.rate_limit = RateLimit(max_wait=float(settings.get("rate_limit_max_wait", 60.0)))
-        safe = Retry(
-            total=attempts,
-            connect=attempts,
-            read=attempts,
-            status=attempts,
-            other=0,
-            redirect=0,
-            allowed_methods=frozenset({"POST"}),
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=float(settings.get("backoff_factor", 0.5)),
-            backoff_max=float(settings.get("backoff_max", 15.0)),
-            backoff_jitter=float(settings.get("backoff_jitter", 0.5)),
-            # Give the last answer back instead of raising, so that it becomes a clear error below.
-            raise_on_status=False,
-        )
+        safe = sessions.retry_policy(settings, frozenset({"POST"}), RETRY_STATUSES)
         self._safe = HttpPool(config.base_url, headers, safe)
         self._once = HttpPool(config.base_url, headers, Retry(total=0, redirect=0, raise_on_status=False))
 
@@ -240,7 +224,7 @@ class RefurbedClient:
         if body is _NOT_JSON:
             raise MalformedAnswer(
                 self._clean(f"{self.code}: Refurbed answered {rpc} with a body that is not JSON"),
-                self._clean(answer.text[:EXCERPT_CHARS]),
+                self._clean(answer.text[: sessions.EXCERPT_CHARS]),
             )
         return body
 

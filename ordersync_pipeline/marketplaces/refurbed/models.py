@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
 
 from ordersync_pipeline.marketplaces.base import Status
-from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none
+from ordersync_pipeline.marketplaces.parsing import blank_to_none, known, utc_or_none
 
 # OrderItemState (document): NEW waits for the merchant; REJECTED and CANCELLED end it unshipped
 # (rejected by the merchant, cancelled by the customer); SHIPPED may still become RETURNED.
@@ -92,12 +92,7 @@ class RBOrderItem(_Payload):
 
     _blank = field_validator("parcel_tracking_url", mode="before")(blank_to_none)
 
-    @field_validator("state")
-    @classmethod
-    def _known_state(cls, state: str) -> str:
-        if state not in ITEM_STATUS:
-            raise ValueError(f"unknown order item state {state!r} (known: {', '.join(ITEM_STATUS)})")
-        return state
+    _known_state = field_validator("state")(known("order item state", ITEM_STATUS))
 
     @property
     def status(self) -> Status:
@@ -117,17 +112,8 @@ class RBOrder(_Payload):
     total_charged: Money
     items: list[RBOrderItem] = Field(min_length=1)
 
-    @field_validator("state")
-    @classmethod
-    def _known_state(cls, state: str) -> str:
-        if state not in ORDER_STATUS:
-            raise ValueError(f"unknown order state {state!r} (known: {', '.join(ORDER_STATUS)})")
-        return state
-
-    @field_validator("released_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+    _known_state = field_validator("state")(known("order state", ORDER_STATUS))
+    _utc = field_validator("released_at")(utc_or_none)
 
     def tracking(self) -> str | None:
         """The parcel tracking URL, once every item that can ship has one; else None.

@@ -16,13 +16,13 @@ The world keeps one ``ListingDrift`` (``world.listing_drift``); its control rout
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 from collections import deque
 from decimal import Decimal
 from typing import Any
 
+from ..base.drift import ListingDriftBase
 from ..base.world import SimulatedWorld
 from .model import ApiError, Listing
 from .payloads import listing_payload
@@ -33,23 +33,19 @@ LISTING_RE = re.compile(r"^/ws/listings/(?P<id>[^/]+)$")
 CONTROL_RE = re.compile(r"^/_sim/listings/(?P<sku>[^/]+)(?P<rest>/[a-z_]+)?$")
 
 
-class ListingDrift:
+class ListingDrift(ListingDriftBase):
     """What happens to listings behind the seller's back, and the catalog endpoints' budget."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.rate_limit: tuple[int, float] | None = None
         self.block_seconds = 10.0
         #: catalog reads answered 429
         self.limited = 0
         #: catalog reads that reached the server
         self.reads = 0
-        #: listing id -> pushes still to answer without applying them
-        self.ignored_pushes: dict[int, int] = {}
-        #: orders (their lines) that arrive with the next read of the listings
-        self.orders_on_read: list[list[dict[str, Any]]] = []
         self._hits: deque[float] = deque()
         self._blocked_until = 0.0
-        self._lock = threading.Lock()
 
     def configure(self, rate_limit: Any = "keep", block_seconds: Any = None) -> None:
         with self._lock:
@@ -89,19 +85,6 @@ class ListingDrift:
                 raise ApiError(429, "too_many_requests", "Too many requests. Client has been rate limited.")
             self._hits.append(now)
 
-    def swallows_push(self, listing_id: int) -> bool:
-        with self._lock:
-            left = self.ignored_pushes.get(listing_id, 0)
-            if left <= 0:
-                return False
-            self.ignored_pushes[listing_id] = left - 1
-            return True
-
-    def take_orders_on_read(self) -> list[list[dict[str, Any]]]:
-        with self._lock:
-            orders, self.orders_on_read = self.orders_on_read, []
-            return orders
-
 
 # -- drift, as a person or the marketplace makes it -------------------------------------------------
 
@@ -120,22 +103,17 @@ def ignore_pushes(world: SimulatedWorld, sku: str, times: int = 1) -> None:
 
 def delete_listing(world: SimulatedWorld, sku: str) -> None:
     """A person deletes the listing in the back office."""
-    with world.lock:
-        listing = world._by_sku.pop(sku)
-        world._listings.remove(listing)
-        world._by_listing_ref.pop(str(listing.listing_id), None)
-        world._by_listing_ref.pop(listing.uuid, None)
+    world.delete_listing(sku)
 
 
 def create_listing(
     world: SimulatedWorld, sku: str, quantity: int, title: str | None = None, price: str = "199.00"
 ) -> dict:
     """A person creates a listing in the back office, under a SKU of their choosing."""
-    with world.lock:
-        if sku in world._by_sku:
-            raise ValueError(f"a listing with sku {sku!r} exists")
+
+    def make() -> Listing:
         listing_id = max((x.listing_id for x in world._listings), default=4000) + 1
-        listing = Listing(
+        return Listing(
             sku=sku,
             title=title or f"Refurbished device {sku}",
             brand="apple",
@@ -147,11 +125,8 @@ def create_listing(
             listing_id=listing_id,
             backmarket_id=900 + listing_id,
         )
-        world._listings.append(listing)
-        world._by_sku[sku] = listing
-        world._by_listing_ref[str(listing_id)] = listing
-        world._by_listing_ref[listing.uuid] = listing
-        return listing.as_dict()
+
+    return world.add_listing(sku, make)
 
 
 def order_on_next_read(world: SimulatedWorld, lines: list[dict[str, Any]]) -> None:

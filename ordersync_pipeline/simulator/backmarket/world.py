@@ -55,6 +55,14 @@ class World(WorldQueries, SimulatedWorld):
         self.base_url = "http://127.0.0.1"
         super().__init__(seed, orders, skus, **options)
 
+    def _index_listing(self, listing: Listing) -> None:
+        self._by_listing_ref[str(listing.listing_id)] = listing
+        self._by_listing_ref[listing.uuid] = listing
+
+    def _unindex_listing(self, listing: Listing) -> None:
+        self._by_listing_ref.pop(str(listing.listing_id), None)
+        self._by_listing_ref.pop(listing.uuid, None)
+
     # -- set-up -------------------------------------------------------------------------------
 
     def _listings_of(self, products: list[Product]) -> list[Listing]:
@@ -66,8 +74,7 @@ class World(WorldQueries, SimulatedWorld):
     def _reset(self) -> None:
         self._by_listing_ref: dict[str, Listing] = {}
         for listing in self._listings:
-            self._by_listing_ref[str(listing.listing_id)] = listing
-            self._by_listing_ref[listing.uuid] = listing
+            self._index_listing(listing)
         self._by_mod: list[tuple[int, int]] = []
         self._lines: dict[int, Line] = {}
         self._labelled: list[int] = []

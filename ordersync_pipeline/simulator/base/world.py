@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 from bisect import bisect_left, insort
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,31 @@ class SimulatedWorld:
         """Set a quantity directly (not recorded as a push)."""
         with self.lock:
             self._by_sku[sku].quantity = max(0, int(quantity))
+
+    def add_listing(self, sku: str, make: Callable[[], Any], what: str = "a listing") -> dict[str, Any]:
+        """A listing created by hand: ``make()`` builds it, under the lock, so it may take the next id."""
+        with self.lock:
+            if sku in self._by_sku:
+                raise ValueError(f"{what} with sku {sku!r} exists")
+            listing = make()
+            self._listings.append(listing)
+            self._by_sku[sku] = listing
+            self._index_listing(listing)
+            return listing.as_dict()
+
+    def delete_listing(self, sku: str) -> Any:
+        """A listing deleted by hand (``KeyError`` if there is none)."""
+        with self.lock:
+            listing = self._by_sku.pop(sku)
+            self._listings.remove(listing)
+            self._unindex_listing(listing)
+            return listing
+
+    def _index_listing(self, listing: Any) -> None:
+        """Add a listing to the marketplace's own indexes."""
+
+    def _unindex_listing(self, listing: Any) -> None:
+        """Take a listing out of the marketplace's own indexes."""
 
     def take_stock(self, sku: str, quantity: int = 1) -> None:
         """What an arriving order takes off its listing, as the marketplace does."""

@@ -14,10 +14,10 @@ The world keeps one ``OfferDrift`` (``world.listing_drift``); its control routes
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
 from typing import Any
 
+from ..base.drift import ListingDriftBase
 from ..base.world import SimulatedWorld
 from .model import INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, ApiError, Offer
 from .payloads import offer_payload
@@ -29,17 +29,13 @@ FILTERS = frozenset({"id", "sku", "stock"})
 CONTROL_RE = re.compile(r"^/_sim/offers/(?P<sku>[^/]+)(?P<rest>/[a-z_]+)?$")
 
 
-class OfferDrift:
-    """What happens to offers behind the seller's back."""
+class OfferDrift(ListingDriftBase):
+    """What happens to offers behind the seller's back (offer ids, stock updates, ListOffers)."""
 
     def __init__(self) -> None:
-        #: offer id -> stock updates still to answer OK without applying them
-        self.ignored_pushes: dict[int, int] = {}
-        #: orders (their lines) that arrive with the next ListOffers
-        self.orders_on_read: list[list[dict[str, Any]]] = []
+        super().__init__()
         #: ListOffers calls answered
         self.reads = 0
-        self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -48,19 +44,10 @@ class OfferDrift:
             "orders_on_read": len(self.orders_on_read),
         }
 
-    def swallows_push(self, offer_id: int) -> bool:
-        with self._lock:
-            left = self.ignored_pushes.get(offer_id, 0)
-            if left <= 0:
-                return False
-            self.ignored_pushes[offer_id] = left - 1
-            return True
-
     def take_orders_on_read(self) -> list[list[dict[str, Any]]]:
         with self._lock:
             self.reads += 1
-            orders, self.orders_on_read = self.orders_on_read, []
-            return orders
+        return super().take_orders_on_read()
 
 
 # -- drift, as a person or the marketplace makes it -------------------------------------------------
@@ -79,19 +66,14 @@ def ignore_pushes(world: SimulatedWorld, sku: str, times: int = 1) -> None:
 
 
 def delete_offer(world: SimulatedWorld, sku: str) -> None:
-    with world.lock:
-        offer = world._by_sku.pop(sku)
-        world._listings.remove(offer)
-        world._by_offer_id.pop(offer.id, None)
+    world.delete_listing(sku)
 
 
 def create_offer(world: SimulatedWorld, sku: str, stock: int, title: str | None = None, price: str = "199.00") -> dict:
-    with world.lock:
-        if sku in world._by_sku:
-            raise ValueError(f"an offer with sku {sku!r} exists")
-        offer_id = max((o.id for o in world._listings), default=0) + 1
-        offer = Offer(
-            offer_id,
+
+    def make() -> Offer:
+        return Offer(
+            max((o.id for o in world._listings), default=0) + 1,
             sku,
             title or f"Refurbished device {sku}",
             "A",
@@ -99,10 +81,8 @@ def create_offer(world: SimulatedWorld, sku: str, stock: int, title: str | None 
             max(0, int(stock)),
             created=world.now_ts(),
         )
-        world._listings.append(offer)
-        world._by_sku[sku] = offer
-        world._by_offer_id[offer_id] = offer
-        return offer.as_dict()
+
+    return world.add_listing(sku, make, "an offer")
 
 
 def order_on_next_read(world: SimulatedWorld, lines: list[dict[str, Any]]) -> None:

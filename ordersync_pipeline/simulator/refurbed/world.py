@@ -43,6 +43,12 @@ class World(WorldApi, SimulatedWorld):
             for i, p in enumerate(products)
         ]
 
+    def _index_listing(self, offer: Offer) -> None:
+        self._by_offer_id[offer.id] = offer
+
+    def _unindex_listing(self, offer: Offer) -> None:
+        self._by_offer_id.pop(offer.id, None)
+
     def _reset(self) -> None:
         self._by_offer_id = {offer.id: offer for offer in self._listings}
         self._items: dict[int, Item] = {}
