@@ -215,3 +215,53 @@ def test_each_event_written_waits_once_in_the_queue_for_the_stock(engine, market
         written = set(conn.execute(select(tables.order_events.c.id, tables.order_events.c.order_id)))
     assert len(written) == 5
     assert _queue(engine) == written
+
+
+PAID = dataclasses.replace(
+    SHIPPED,
+    reference="1003",
+    status=Status.PAID,
+    items=(dataclasses.replace(SHIPPED.items[0], reference="5003", status=Status.PAID),),
+)
+
+
+def _stored_item(engine, reference: str):
+    with engine.connect() as conn:
+        return conn.execute(select(tables.order_items).where(tables.order_items.c.reference == reference)).one()
+
+
+def test_an_acceptance_stored_after_a_batch_was_prepared_is_kept(engine, marketplace_id):
+    # A modified sync reads a new paid order; before it writes, the new sync stores and accepts it.
+    with engine.connect() as conn:
+        stale = prepare_orders(conn, marketplace_id, [PAID])
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [PAID], accepted_now={"1003": {"5003"}})
+    accepted_at = _stored_item(engine, "5003").accepted_at
+
+    with engine.begin() as conn:
+        write_prepared(conn, stale)
+
+    assert accepted_at is not None
+    assert _stored_item(engine, "5003").accepted_at == accepted_at
+    with engine.begin() as conn:
+        assert write_orders(conn, marketplace_id, [PAID]).accepted == {"1003": {"5003"}}
+
+
+def test_a_read_from_before_an_acceptance_does_not_step_the_item_back(engine, marketplace_id):
+    accepted = dataclasses.replace(
+        PAID, status=Status.ACCEPTED, items=(dataclasses.replace(PAID.items[0], status=Status.ACCEPTED),)
+    )
+    with engine.begin() as conn:
+        write_orders(conn, marketplace_id, [PAID], accepted_now={"1003": {"5003"}})
+    with engine.begin() as conn:
+        assert write_orders(conn, marketplace_id, [accepted]).events == 1  # paid -> accepted
+    events_before = _counts(engine)[2]
+
+    with engine.begin() as conn:
+        stale = write_orders(conn, marketplace_id, [PAID])  # read before the acceptance, written after
+
+    assert (stale.unchanged, stale.events) == (1, 0)
+    assert _stored_item(engine, "5003").status == "accepted"
+    assert _counts(engine)[2] == events_before
+    with engine.begin() as conn:
+        assert write_orders(conn, marketplace_id, [accepted]).events == 0  # nothing to change again

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, any_, bindparam, select
+from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -128,10 +128,12 @@ def merge(
     update: Sequence[str] = (),
     returning: Sequence[str] = (),
     parent_ids: dict[str, int] | None = None,
+    never_cleared: Sequence[str] = (),
 ) -> Any:
     """Insert the staged rows; on a ``conflict`` update the ``update`` columns, or do nothing.
-    Returns the ``returning`` columns of the rows written, or without ``returning`` how many rows
-    were written.
+    An update never sets a ``never_cleared`` column back to NULL: a stored value stays where the row
+    brings none (another writer's, committed after these rows were made). Returns the ``returning``
+    columns of the rows written, or without ``returning`` how many rows were written.
 
     Postgres: ``INSERT ... SELECT`` from the rows loaded by ``COPY``. SQLite, in this process,
     takes them in one ``executemany``: a temporary table would only add a copy.
@@ -144,7 +146,9 @@ def merge(
     else:
         stmt = insert_for(conn, staged.table)
     if update:
-        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update})
+        new, stored = stmt.excluded, staged.table.c
+        set_ = {c: func.coalesce(new[c], stored[c]) if c in never_cleared else new[c] for c in update}
+        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if returning:

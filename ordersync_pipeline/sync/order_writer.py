@@ -179,6 +179,17 @@ def _item_rows(order: Order, accepted_at: dict[str, Any], before: dict[str, Any]
     return rows
 
 
+def _read_before_acceptance(order: Order, items_before: dict[str, Any]) -> bool:
+    """Say whether ``order`` was read before an acceptance stored since: an item this project accepted,
+    stored past paid, is read paid again. Such a read is older than the order book: written, it would
+    step the item back, and the next read would change its status a second time."""
+    for item in order.items:
+        stored = items_before.get(item.reference)
+        if item.status == Status.PAID and stored is not None and stored.accepted_at and stored.status != Status.PAID:
+            return True
+    return False
+
+
 def _differs(row: dict[str, Any], existing: Any, names: Iterable[str]) -> bool:
     return any(row[name] != getattr(existing, name) for name in names)
 
@@ -315,6 +326,9 @@ def prepare_orders(
         for ref in accepted_now.get(order.reference, ()):
             accepted_at.setdefault(ref, now)
         result.accepted[order.reference] = set(accepted_at)
+        if _read_before_acceptance(order, items_before):
+            result.unchanged += 1
+            continue
 
         row = _order_row(marketplace_id, order, before, now, digests[order.reference])
         changed_items = [
@@ -370,7 +384,9 @@ def write_prepared(conn: Connection, prepared: PreparedBatch) -> BatchResult:
         returning=("reference", "id"),
     )
     ids = dict(written)
-    merge(conn, prepared.items, ("order_id", "reference"), (*ITEM_FIELDS, "accepted_at"), parent_ids=ids)
+    # An acceptance the new sync wrote after this batch was prepared is kept.
+    item_columns = (*ITEM_FIELDS, "accepted_at")
+    merge(conn, prepared.items, ("order_id", "reference"), item_columns, parent_ids=ids, never_cleared=("accepted_at",))
     written_events = merge(conn, prepared.events, ("event_key",), returning=("id", "order_id"), parent_ids=ids)
     queue_for_stock(conn, written_events)
     prepared.result.events = len(written_events)
