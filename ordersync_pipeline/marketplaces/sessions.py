@@ -4,6 +4,8 @@ urllib3 directly, not requests: a sync reads thousands of pages, and requests' o
 (preparing, merging settings, looking at the environment and ``~/.netrc``, wrapping the answer)
 would be done again for each of them. The environment (proxies, CA bundle) is read once,
 here, and ``~/.netrc`` never: an entry there for the marketplace's host must not replace the token.
+
+A client's token lives only in its pool's headers: it is never put in a message, a log line or a repr.
 """
 
 from __future__ import annotations

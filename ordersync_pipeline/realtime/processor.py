@@ -16,15 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
-from ordersync_pipeline.marketplaces.base import MarketplaceAdapter, MarketplaceError, SyncType
+from ordersync_pipeline.marketplaces.base import MarketplaceError, SyncType
 from ordersync_pipeline.realtime import inbox
 from ordersync_pipeline.realtime.intake import Intake, accept, write
-from ordersync_pipeline.realtime.pusher import StockPusher
-from ordersync_pipeline.realtime.worker import OrderReader
+from ordersync_pipeline.realtime.worker import OrderReader, ReaderConnections
 from ordersync_pipeline.sync.exclusive import exclusive_sync
-from ordersync_pipeline.sync.runner import MarketplaceRef
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +40,13 @@ class Processed:
 class NotificationProcessor(OrderReader):
     def __init__(
         self,
-        engine: Engine,
-        marketplace: MarketplaceRef,
-        adapter: MarketplaceAdapter,
-        pusher: StockPusher,
+        connections: ReaderConnections,
         on_round: Callable[[Processed], None] = lambda _round: None,
         batch: int = 100,
         min_interval: float = 0.2,
         idle_poll: float = 1.0,
     ) -> None:
-        super().__init__("ordersync-inbox", engine, marketplace, adapter, pusher)
+        super().__init__("ordersync-inbox", connections)
         self.on_round = on_round
         self.batch = batch
         self.min_interval = min_interval

@@ -26,6 +26,7 @@ from ordersync_pipeline.realtime.processor import NotificationProcessor, Process
 from ordersync_pipeline.realtime.pusher import PushRound, StockPusher, line_budget
 from ordersync_pipeline.realtime.receiver import DEFAULT_HOST, DEFAULT_PORT, Endpoint, Receiver
 from ordersync_pipeline.realtime.watcher import BackMarketWatcher, Poll, watch_interval
+from ordersync_pipeline.realtime.worker import ReaderConnections
 from ordersync_pipeline.sync.runner import MarketplaceRef
 
 log = logging.getLogger(__name__)
@@ -103,15 +104,13 @@ class RealtimeService:
             if secret is not None:
                 adapter = self._adapter(row)
                 self._endpoints.append(Endpoint(row.id, row.code, secret))
-                self.processors[row.code] = NotificationProcessor(
-                    self.engine, ref, adapter, self.pusher, on_round=self._processed
-                )
+                connections = ReaderConnections(self.engine, ref, adapter, self.pusher)
+                self.processors[row.code] = NotificationProcessor(connections, on_round=self._processed)
             elif self.options.watch and row.kind == "backmarket":
                 adapter = self._adapter(row)
                 interval = watch_interval(dict(row.settings or {}))
-                self.watchers.append(
-                    BackMarketWatcher(self.engine, ref, adapter, self.pusher, interval, on_poll=self._polled)
-                )
+                connections = ReaderConnections(self.engine, ref, adapter, self.pusher)
+                self.watchers.append(BackMarketWatcher(connections, interval, on_poll=self._polled))
 
     def _adapter(self, row: Any):
         try:

@@ -21,15 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
 from ordersync_pipeline.marketplaces.backmarket.pacing import rate_limit_setting
-from ordersync_pipeline.marketplaces.base import ListedOrder, MarketplaceAdapter, Order, Page, RecordError, SyncType
+from ordersync_pipeline.marketplaces.base import ListedOrder, Order, Page, RecordError, SyncType
 from ordersync_pipeline.realtime.intake import Intake, accept, write
-from ordersync_pipeline.realtime.pusher import StockPusher
-from ordersync_pipeline.realtime.worker import OrderReader
+from ordersync_pipeline.realtime.worker import OrderReader, ReaderConnections
 from ordersync_pipeline.sync.exclusive import exclusive_sync
-from ordersync_pipeline.sync.runner import MarketplaceRef
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +64,12 @@ class BackMarketWatcher(OrderReader):
 
     def __init__(
         self,
-        engine: Engine,
-        marketplace: MarketplaceRef,
-        adapter: MarketplaceAdapter,
-        pusher: StockPusher,
+        connections: ReaderConnections,
         interval: float,
         on_poll: Callable[[Poll], None] = lambda _poll: None,
         overlap: timedelta = DEFAULT_OVERLAP,
     ) -> None:
-        super().__init__("ordersync-watch", engine, marketplace, adapter, pusher)
+        super().__init__("ordersync-watch", connections)
         self.interval = interval
         self.on_poll = on_poll
         self.overlap = overlap

@@ -8,6 +8,7 @@ for it to finish the round it is in.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
@@ -54,19 +55,23 @@ class Worker:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class ReaderConnections:
+    """What an order reader of one marketplace works with: the order book, the marketplace and its
+    adapter, and the pusher to wake once it has written."""
+
+    engine: Engine
+    marketplace: MarketplaceRef
+    adapter: MarketplaceAdapter
+    pusher: StockPusher
+
+
 class OrderReader(Worker):
     """A worker that reads one marketplace's orders, writes them and wakes the pusher."""
 
-    def __init__(
-        self,
-        thread_name: str,
-        engine: Engine,
-        marketplace: MarketplaceRef,
-        adapter: MarketplaceAdapter,
-        pusher: StockPusher,
-    ) -> None:
-        super().__init__(f"{thread_name}-{marketplace.code}")
-        self.engine = engine
-        self.marketplace = marketplace
-        self.adapter = adapter
-        self.pusher = pusher
+    def __init__(self, thread_name: str, connections: ReaderConnections) -> None:
+        super().__init__(f"{thread_name}-{connections.marketplace.code}")
+        self.engine = connections.engine
+        self.marketplace = connections.marketplace
+        self.adapter = connections.adapter
+        self.pusher = connections.pusher

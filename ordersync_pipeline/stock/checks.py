@@ -47,6 +47,11 @@ def _result(name: str, ok_text: str, problem_text: str, offenders: list[str]) ->
     return CheckResult(name, False, problem_text.format(n=len(offenders)), offenders[:MAX_DETAILS], len(offenders))
 
 
+def _rows(engine: Engine, query) -> list:
+    with engine.connect() as conn:
+        return conn.execute(query).all()
+
+
 def _locked_per_sku():
     return (
         select(locks_t.c.sku, func.sum(locks_t.c.quantity).label("units"))
@@ -65,8 +70,7 @@ def check_stock_not_negative(engine: Engine) -> CheckResult:
         .where((inventory.c.on_hand < 0) | (inventory.c.on_hand - func.coalesce(locked.c.units, 0) < 0))
         .order_by(inventory.c.sku)
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = _rows(engine, query)
     offenders = [f"sku {r.sku}: on_hand {r.on_hand}, locked {r.locked}, available {r.on_hand - r.locked}" for r in rows]
     return _result(
         "stock_not_negative",
@@ -139,8 +143,7 @@ def check_locked_quantity(engine: Engine) -> CheckResult:
         .where(marketplace_stock.c.locked_quantity != units)
         .order_by(marketplaces.c.code, marketplace_stock.c.sku)
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = _rows(engine, query)
     offenders = [f"{r.code}, sku {r.sku}: locked_quantity {r.locked_quantity}, locks hold {r.units}" for r in rows]
     return _result(
         "locked_quantity_matches_locks",
@@ -160,8 +163,7 @@ def check_no_stale_events(engine: Engine, max_age: timedelta) -> CheckResult:
         .where(order_events.c.created_at < cutoff)
         .order_by(order_events.c.id)
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = _rows(engine, query)
     offenders = [
         f"event {r.id} ({r.type}) of order {r.reference}, created {r.created_at:%Y-%m-%d %H:%M:%S}" for r in rows
     ]
@@ -198,8 +200,7 @@ def check_no_short_locks(engine: Engine) -> CheckResult:
         )
         .order_by(locks_t.c.sku, locks_t.c.id)
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = _rows(engine, query)
     holders: dict[str, list[str]] = {}
     for r in rows:
         if r.status == LOCKED:
@@ -234,8 +235,7 @@ def check_items_without_sku(engine: Engine) -> CheckResult:
         .where(~_has_sku, order_items.c.status.in_([str(s) for s in OPEN_STATUSES]))
         .order_by(marketplaces.c.code, orders.c.id, order_items.c.id)
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = _rows(engine, query)
     offenders = [
         f"{r.code}, order {r.order_ref}, item {r.item_ref} ({r.status}, listing {r.listing_ref or 'unknown'}):"
         " no SKU, no unit locked"

@@ -7,17 +7,11 @@ from __future__ import annotations
 
 import os
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetSelection,
-    asset_check,
-    define_asset_job,
-)
+from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.defs.schedules import running_schedule
+from ordersync_pipeline.defs.schedules import checks_on_schedule
 from ordersync_pipeline.health import check_setup
 
 
@@ -40,9 +34,11 @@ def setup_is_sound(database: OrdersyncDatabase) -> AssetCheckResult:
     )
 
 
-setup_check_job = define_asset_job("check_setup", selection=AssetSelection.checks(setup_is_sound))
-
 # Hourly, off the minutes the syncs start on.
-setup_check_schedule = running_schedule(
-    "setup_check_schedule", setup_check_job, os.environ.get("ORDERSYNC_SETUP_CHECK_CRON", "45 * * * *")
+setup_check_job, setup_check_schedule = checks_on_schedule(
+    "check_setup",
+    [setup_is_sound],
+    os.environ.get("ORDERSYNC_SETUP_CHECK_CRON", "45 * * * *"),
+    "Check the configuration, the database and each active marketplace's token, connection and clock.",
+    schedule_name="setup_check_schedule",
 )

@@ -12,17 +12,15 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetRecordsFilter,
-    AssetSelection,
     MetadataValue,
     asset_check,
-    define_asset_job,
 )
 
 from ordersync_pipeline.defs.markdown import check_with_table, table_metadata
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.partitions import orders_partition_key
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.defs.schedules import running_schedule
+from ordersync_pipeline.defs.schedules import checks_on_schedule
 from ordersync_pipeline.marketplaces.base import SyncType
 from ordersync_pipeline.sync.queries import unresolved_sync_errors
 
@@ -103,11 +101,9 @@ def no_unresolved_sync_errors(database: OrdersyncDatabase) -> AssetCheckResult:
 
 ORDER_CHECKS = [orders_synced_recently, no_unresolved_sync_errors]
 
-# The order book watched on its own: a failed sync cannot keep these checks from running.
-watch_orders_job = define_asset_job(
+watch_orders_job, watch_orders_schedule = checks_on_schedule(
     "watch_orders",
-    selection=AssetSelection.checks(*ORDER_CHECKS),
-    description="Run the order book's checks: freshness per marketplace and type, unresolved sync errors.",
+    ORDER_CHECKS,
+    "*/5 * * * *",
+    "Run the order book's checks: freshness per marketplace and type, unresolved sync errors.",
 )
-
-watch_orders_schedule = running_schedule("watch_orders_schedule", watch_orders_job, "*/5 * * * *")

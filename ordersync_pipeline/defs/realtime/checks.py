@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetSelection,
-    asset_check,
-    define_asset_job,
-)
+from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from ordersync_pipeline.defs.markdown import check_with_table
 from ordersync_pipeline.defs.orders.assets import marketplace_orders
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.defs.schedules import running_schedule
+from ordersync_pipeline.defs.schedules import checks_on_schedule
 from ordersync_pipeline.realtime.heartbeat import heartbeats
 
 
@@ -49,10 +43,9 @@ def realtime_is_running(database: OrdersyncDatabase) -> AssetCheckResult:
     )
 
 
-watch_realtime_job = define_asset_job(
+watch_realtime_job, watch_realtime_schedule = checks_on_schedule(
     "watch_realtime",
-    selection=AssetSelection.checks(realtime_is_running),
-    description="Check that the real-time receiver and watchers still run.",
+    [realtime_is_running],
+    "* * * * *",
+    "Check that the real-time receiver and watchers still run.",
 )
-
-watch_realtime_schedule = running_schedule("watch_realtime_schedule", watch_realtime_job, "* * * * *")

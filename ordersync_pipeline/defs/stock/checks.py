@@ -21,15 +21,7 @@ from pydantic import Field
 from ordersync_pipeline.defs.markdown import check_with_table
 from ordersync_pipeline.defs.resources import OrdersyncDatabase
 from ordersync_pipeline.defs.stock.assets import stock_locks
-from ordersync_pipeline.stock import (
-    CheckResult,
-    check_items_without_sku,
-    check_locked_quantity,
-    check_locks_match_status,
-    check_no_short_locks,
-    check_no_stale_events,
-    check_stock_not_negative,
-)
+from ordersync_pipeline.stock import checks as invariants
 from ordersync_pipeline.sync.queries import pending_events
 
 Reports = ResourceParam[Callable[[object], None]]
@@ -44,12 +36,12 @@ class StockCheckReport:
     """A stock check's result under its check's name, for the command line."""
 
     check_name: str
-    result: CheckResult
+    result: invariants.CheckResult
 
 
 def _result(
     name: str,
-    check: CheckResult,
+    check: invariants.CheckResult,
     reports: Callable[[object], None],
     severity=AssetCheckSeverity.ERROR,
     **metadata,
@@ -64,12 +56,12 @@ def _result(
 
 @asset_check(asset=stock_locks, blocking=True, description="No SKU has negative on hand or available stock.")
 def stock_not_negative(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
-    return _result("stock_not_negative", check_stock_not_negative(database.engine()), reports)
+    return _result("stock_not_negative", invariants.check_stock_not_negative(database.engine()), reports)
 
 
 @asset_check(asset=stock_locks, blocking=True, description="Each applied item's lock state matches its status.")
 def locks_match_item_status(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
-    return _result("locks_match_item_status", check_locks_match_status(database.engine()), reports)
+    return _result("locks_match_item_status", invariants.check_locks_match_status(database.engine()), reports)
 
 
 @asset_check(
@@ -78,7 +70,7 @@ def locks_match_item_status(database: OrdersyncDatabase, reports: Reports) -> As
     description="Each listing's locked quantity equals its marketplace's locked locks.",
 )
 def locked_quantity_matches_locks(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
-    return _result("locked_quantity_matches_locks", check_locked_quantity(database.engine()), reports)
+    return _result("locked_quantity_matches_locks", invariants.check_locked_quantity(database.engine()), reports)
 
 
 @asset_check(
@@ -97,20 +89,22 @@ def no_stale_order_events(
         metadata["oldest_pending_since"] = MetadataValue.timestamp(waiting.oldest_created_at.replace(tzinfo=UTC))
     else:
         metadata["oldest_pending_age_minutes"] = 0.0
-    check = check_no_stale_events(engine, timedelta(minutes=stock_checks.max_event_age_minutes))
+    check = invariants.check_no_stale_events(engine, timedelta(minutes=stock_checks.max_event_age_minutes))
     return _result("no_stale_order_events", check, reports, **metadata)
 
 
 @asset_check(asset=stock_locks, description="No oversell: no order item holds a short lock.")
 def no_oversell(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
     # A warning, not an error: the orders are real and kept; someone has to source a unit.
-    return _result("no_oversell", check_no_short_locks(database.engine()), reports, AssetCheckSeverity.WARN)
+    return _result("no_oversell", invariants.check_no_short_locks(database.engine()), reports, AssetCheckSeverity.WARN)
 
 
 @asset_check(asset=stock_locks, description="Every open order item has a SKU, so that its unit can be locked.")
 def items_without_sku(database: OrdersyncDatabase, reports: Reports) -> AssetCheckResult:
     # A warning: the order is kept and synced; a person has to hold its unit by hand.
-    return _result("items_without_sku", check_items_without_sku(database.engine()), reports, AssetCheckSeverity.WARN)
+    return _result(
+        "items_without_sku", invariants.check_items_without_sku(database.engine()), reports, AssetCheckSeverity.WARN
+    )
 
 
 STOCK_CHECKS = [

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -60,6 +60,8 @@ from ordersync_pipeline.marketplaces.base import (
 from ordersync_pipeline.marketplaces.parsing import as_utc, blank_to_none, parse_orders, payload_id, validated
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_PAGE_SIZE = 50  # documented maximum of `page-size`
 ACCEPT_STATE = 2  # orderline state "accepted" ("validated")
@@ -277,29 +279,17 @@ class BackMarketAdapter(MarketplaceAdapter):
             order_id = _order_id(order.reference)
         except ValueError as exc:
             return [AcceptResult(item.reference, ok=False, error=str(exc)) for item in items]
-        results: list[AcceptResult] = []
-        refused: str | None = None
-        for item in items:
-            if refused is not None:
-                # Credentials refused once are refused for every line: do not send the rest.
-                results.append(AcceptResult(item.reference, ok=False, error=refused))
-                continue
+
+        def accept(item: OrderItem) -> AcceptResult:
             if not item.has_sku:
                 # Back Market names the line to accept by its SKU: without one it cannot be named.
                 error = "no SKU to name it by: accept it in the Back Market back office"
-                results.append(AcceptResult(item.reference, ok=False, error=error))
-                continue
+                return AcceptResult(item.reference, ok=False, error=error)
             body = {"order_id": order_id, "new_state": ACCEPT_STATE, "sku": item.sku}
-            try:
-                self.client.post_once(f"ws/orders/{order_id}", body)
-            except AuthenticationError as exc:
-                refused = str(exc)
-                results.append(AcceptResult(item.reference, ok=False, error=refused))
-            except MarketplaceError as exc:
-                results.append(AcceptResult(item.reference, ok=False, error=str(exc)))
-            else:
-                results.append(AcceptResult(item.reference, ok=True))
-        return results
+            self.client.post_once(f"ws/orders/{order_id}", body)
+            return AcceptResult(item.reference, ok=True)
+
+        return _until_refused(items, accept, lambda item, error: AcceptResult(item.reference, ok=False, error=error))
 
     # -- care -----------------------------------------------------------------------------------
 
@@ -325,29 +315,20 @@ class BackMarketAdapter(MarketplaceAdapter):
 
     def push_stock(self, updates: Sequence[StockUpdate]) -> list[StockResult]:
         """Set each listing's quantity; an absolute quantity is safe to resend, so it is retried."""
-        results: list[StockResult] = []
-        refused: str | None = None
-        for update in updates:
-            if refused is not None:
-                results.append(StockResult(update.listing_ref, ok=False, error=refused))
-                continue
+
+        def push(update: StockUpdate) -> StockResult:
             problem = self.listing_problem(update.listing_kind, str(update.listing_ref))
             if update.quantity < 0 or problem:
                 problem = problem or f"quantity {update.quantity}"
                 error = f"{self.config.code}: not sent: {problem} ({update.listing_ref!r})"
-                results.append(StockResult(update.listing_ref, ok=False, error=error))
-                continue
+                return StockResult(update.listing_ref, ok=False, error=error)
             path = f"ws/listings/{quote(str(update.listing_ref), safe='')}"
-            try:
-                answer = self.client.post_idempotent(path, {"quantity": update.quantity})
-            except AuthenticationError as exc:
-                refused = str(exc)
-                results.append(StockResult(update.listing_ref, ok=False, error=refused))
-            except MarketplaceError as exc:
-                results.append(StockResult(update.listing_ref, ok=False, error=str(exc)))
-            else:
-                results.append(StockResult(update.listing_ref, ok=True, quantity=_quantity(answer, update)))
-        return results
+            answer = self.client.post_idempotent(path, {"quantity": update.quantity})
+            return StockResult(update.listing_ref, ok=True, quantity=_quantity(answer, update))
+
+        return _until_refused(
+            updates, push, lambda update, error: StockResult(update.listing_ref, ok=False, error=error)
+        )
 
     def iter_listings(self) -> Iterator[ListingPage]:
         """``GET /ws/listings``, 50 a page, within the catalog's budget (``catalog``)."""
@@ -446,3 +427,24 @@ def _quantity(answer: Any, update: StockUpdate) -> int:
     if isinstance(quantity, int) and not isinstance(quantity, bool):
         return quantity
     return update.quantity
+
+
+def _until_refused(things: Sequence[T], send: Callable[[T], R], failed: Callable[[T, str], R]) -> list[R]:
+    """``send`` each thing in turn, each outcome its own; a ``MarketplaceError`` fails only its thing.
+
+    Credentials refused once are refused for every thing: the rest fail unsent, with that refusal.
+    """
+    results: list[R] = []
+    refused: str | None = None
+    for thing in things:
+        if refused is not None:
+            results.append(failed(thing, refused))
+            continue
+        try:
+            results.append(send(thing))
+        except AuthenticationError as exc:
+            refused = str(exc)
+            results.append(failed(thing, refused))
+        except MarketplaceError as exc:
+            results.append(failed(thing, str(exc)))
+    return results

@@ -9,8 +9,6 @@ Three retry policies, because what is safe to repeat differs by call:
 
 A read whose 2xx body is not JSON (a proxy's error page, a body cut short) is asked again too,
 with the same backoff: urllib3 only sees the status, so that retry lives here (``read_json``).
-
-The token lives only in the pool's headers: it is never put in a message, a log line or a repr.
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ again too, with the same backoff; urllib3 only sees the status, so that retry li
 
 Refurbed publishes no limit, but answers carry ``X-RateLimit-Limit/Remaining/Reset``: when
 Remaining reaches 0 the next call waits for Reset instead of earning a 429.
-
-The token lives only in the pool's headers: it is never put in a message, a log line or a repr.
 """
 
 from __future__ import annotations

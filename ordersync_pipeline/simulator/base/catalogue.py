@@ -6,26 +6,18 @@ gives every marketplace the same SKUs with the same stock, each under its own li
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
-# sku, title, brand, price
-DEFAULT_PRODUCTS: tuple[tuple[str, str, str, str], ...] = (
-    ("IPH13-128-BLK-A", "iPhone 13 128 GB - Midnight - Unlocked", "apple", "429.00"),
-    ("IPH12-64-BLU-B", "iPhone 12 64 GB - Blue - Unlocked", "apple", "289.00"),
-    ("IPH14P-256-GLD-A", "iPhone 14 Pro 256 GB - Gold - Unlocked", "apple", "789.00"),
-    ("IPHSE-64-RED-C", "iPhone SE (2020) 64 GB - Red - Unlocked", "apple", "139.00"),
-    ("SGS22-128-GRN-A", "Galaxy S22 5G 128 GB - Green - Unlocked", "samsung", "349.00"),
-    ("SGS21-256-GRY-B", "Galaxy S21 5G 256 GB - Phantom Grey - Unlocked", "samsung", "269.00"),
-    ("PIX7-128-WHT-A", "Pixel 7 128 GB - Snow - Unlocked", "google", "329.00"),
-    ("IPAD9-64-GRY-A", "iPad 10.2 (2021) 9th gen 64 GB - Space Grey - Wi-Fi", "apple", "259.00"),
-    ("MBA-M1-256-SLV-A", "MacBook Air 13 (2020) M1 8 GB 256 GB SSD - Silver - AZERTY", "apple", "649.00"),
-    ("MBP14-512-GRY-B", "MacBook Pro 14 (2021) M1 Pro 16 GB 512 GB SSD - Space Grey", "apple", "1299.00"),
-    ("XPS13-I7-512-SLV-B", "Dell XPS 13 9310 Core i7 16 GB 512 GB SSD - Silver - AZERTY", "dell", "599.00"),
-    ("TPX1-I5-256-BLK-C", "Lenovo ThinkPad X1 Carbon Gen 8 Core i5 16 GB 256 GB SSD", "lenovo", "449.00"),
+#: the default dozen: sku, title, brand, price (in ``products.json`` beside this module)
+DEFAULT_PRODUCTS: tuple[tuple[str, str, str, str], ...] = tuple(
+    (p["sku"], p["title"], p["brand"], p["price"])
+    for p in json.loads(resources.files(__package__).joinpath("products.json").read_text(encoding="utf-8"))
 )
 #: the grade is the SKU's last letter
 GRADES = ("A", "B", "C")
