@@ -42,6 +42,14 @@ def _migrated(url: str) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def own_data_folder(tmp_path_factory, monkeypatch):
+    """Give each test a data folder of its own (SQLite file, pacing store, Dagster home): the tests run
+    in several processes at once, and a request budget shared by accident is a test of nothing."""
+    monkeypatch.setenv("ORDERSYNC_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_db_url(request, tmp_path):
     """A fresh database URL with no tables yet, on each engine (for tests of the migrations)."""
