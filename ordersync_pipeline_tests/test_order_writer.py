@@ -58,6 +58,11 @@ ITEM_CHANGES = {
 }
 
 
+def _in_status(order: Order, status: Status) -> Order:
+    """``order`` and its one item in ``status``."""
+    return order.with_items([dataclasses.replace(order.items[0], status=status)], status=status)
+
+
 def _with_item_change(order: Order, name: str, value) -> Order:
     return order.with_items([dataclasses.replace(order.items[0], **{name: value})])
 
@@ -138,9 +143,7 @@ def test_an_order_stored_without_a_fingerprint_is_compared_field_by_field(engine
 
 
 def test_a_paid_order_is_always_read_so_that_its_accepted_items_are_known(engine, marketplace_id):
-    paid = dataclasses.replace(
-        SHIPPED, status=Status.PAID, items=(dataclasses.replace(SHIPPED.items[0], status=Status.PAID),)
-    )
+    paid = _in_status(SHIPPED, Status.PAID)
     with engine.begin() as conn:
         write_orders(conn, marketplace_id, [paid], accepted_now={"1001": {"5001"}})
 
@@ -205,9 +208,7 @@ def test_each_event_written_waits_once_in_the_queue_for_the_stock(engine, market
         write_prepared(conn, ready)  # new orders: loaded straight into their tables on Postgres
     with engine.begin() as conn:
         write_orders(conn, marketplace_id, [SHIPPED, OTHER])  # the same again: no event, nothing queued
-    cancelled = dataclasses.replace(
-        OTHER, status=Status.CANCELLED, items=(dataclasses.replace(OTHER.items[0], status=Status.CANCELLED),)
-    )
+    cancelled = _in_status(OTHER, Status.CANCELLED)
     with engine.begin() as conn:
         assert write_orders(conn, marketplace_id, [cancelled]).events == 1  # merged
 
@@ -217,11 +218,8 @@ def test_each_event_written_waits_once_in_the_queue_for_the_stock(engine, market
     assert _queue(engine) == written
 
 
-PAID = dataclasses.replace(
-    SHIPPED,
-    reference="1003",
-    status=Status.PAID,
-    items=(dataclasses.replace(SHIPPED.items[0], reference="5003", status=Status.PAID),),
+PAID = _in_status(
+    SHIPPED.with_items([dataclasses.replace(SHIPPED.items[0], reference="5003")], reference="1003"), Status.PAID
 )
 
 
@@ -248,9 +246,7 @@ def test_an_acceptance_stored_after_a_batch_was_prepared_is_kept(engine, marketp
 
 
 def test_a_read_from_before_an_acceptance_does_not_step_the_item_back(engine, marketplace_id):
-    accepted = dataclasses.replace(
-        PAID, status=Status.ACCEPTED, items=(dataclasses.replace(PAID.items[0], status=Status.ACCEPTED),)
-    )
+    accepted = _in_status(PAID, Status.ACCEPTED)
     with engine.begin() as conn:
         write_orders(conn, marketplace_id, [PAID], accepted_now={"1003": {"5003"}})
     with engine.begin() as conn:
