@@ -1,16 +1,22 @@
-"""``ordersync stock``: import on-hand quantities and listings, apply events, push, summarise."""
+"""``ordersync stock``: import on-hand quantities and listings, apply events, push, summarise.
+
+Only the commands that launch runs (apply and push, reconcile) load Dagster: an import or a
+summary does without it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ordersync_pipeline import console
-from ordersync_pipeline.defs.resources import OrdersyncDatabase
-from ordersync_pipeline.launch import Launcher, dagster_instance
 from ordersync_pipeline.marketplaces.registry import find_marketplace
 from ordersync_pipeline.order_book import OrderBook
 from ordersync_pipeline.stock import import_stock, stock_summary
+
+if TYPE_CHECKING:
+    from ordersync_pipeline.defs.resources import OrdersyncDatabase
 
 
 def import_file(path: Path, order_book: OrderBook | None = None, counted_at: datetime | None = None) -> int:
@@ -26,6 +32,9 @@ def import_file(path: Path, order_book: OrderBook | None = None, counted_at: dat
 
 
 def run(apply: bool, push: bool, database: OrdersyncDatabase | None = None) -> int:
+    from ordersync_pipeline.defs.resources import OrdersyncDatabase
+    from ordersync_pipeline.launch import Launcher, dagster_instance
+
     database = database or OrdersyncDatabase()
     result = Launcher(dagster_instance(), database).stock(apply=apply, push=push)
     console.print_stock_run(result)
@@ -38,6 +47,9 @@ def summary(order_book: OrderBook | None = None) -> int:
 
 
 def reconcile(marketplace: str | None = None, dry_run: bool = False, database: OrdersyncDatabase | None = None) -> int:
+    from ordersync_pipeline.defs.resources import OrdersyncDatabase
+    from ordersync_pipeline.launch import Launcher, dagster_instance
+
     database = database or OrdersyncDatabase()
     if marketplace is not None:
         with database.engine().connect() as conn:
