@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,14 @@ def test_a_429_pauses_every_thread_of_the_account_for_the_block(sim):
     assert 1 <= sim.faults.limited <= settings["concurrency"]
 
 
+def in_processes(function, arguments: list[tuple]) -> list:
+    """Call ``function`` with each tuple of ``arguments`` at once, each in a spawned process of its own;
+    their results in order. The processes end as they finish (a pool's terminate can hang on a
+    worker under load)."""
+    with ProcessPoolExecutor(len(arguments), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [future.result() for future in [pool.submit(function, *args) for args in arguments]]
+
+
 def _fetch_in_process(url: str, since, shared_file: str) -> int:
     return sum(
         len(p)
@@ -172,8 +181,7 @@ def test_processes_of_one_host_share_the_budget_through_the_data_folder(sim, tmp
     file; what is left of the budget in that file is what they did not use between them."""
     since = sim.world.now() - timedelta(days=365)
     shared = str(tmp_path / "rate_limits.sqlite")
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        counts = pool.starmap(_fetch_in_process, [(sim.url, since, shared)] * 2)
+    counts = in_processes(_fetch_in_process, [(sim.url, since, shared)] * 2)
     assert counts[0] == counts[1] > 0
     arrived = sim.faults.requests["/ws/orders"]
     assert arrived > 2 * 20

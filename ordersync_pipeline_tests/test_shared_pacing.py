@@ -17,7 +17,7 @@ from ordersync_pipeline.db.engine import make_engine
 from ordersync_pipeline.marketplaces.pacing_store import PacingStoreError, shared_store
 from ordersync_pipeline.simulator.backmarket import BackMarketSimulator
 from ordersync_pipeline.sync.exclusive import exclusive_sync
-from ordersync_pipeline_tests.test_paging_and_pacing import TOKEN, fetch_all
+from ordersync_pipeline_tests.test_paging_and_pacing import TOKEN, fetch_all, in_processes
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -43,8 +43,7 @@ def test_two_hosts_keep_one_account_within_its_budget_through_postgres(sim, post
     sim.faults.configure(rate_limit=[12, 1.0])
     since = sim.world.now() - timedelta(days=365)
     hosts = [(str(tmp_path / f"host{n}"), postgres_url, sim.url, since, "postgres") for n in (1, 2)]
-    with SPAWN.Pool(2) as pool:
-        counts = pool.starmap(_fetch_on_host, hosts)
+    counts = in_processes(_fetch_on_host, hosts)
     assert counts[0] == counts[1] > 0
     assert counts[0] > 240  # pages of 10 from each host: several windows' worth of requests together
     assert sim.faults.limited == 0, f"{sim.faults.limited} requests refused with 429"
