@@ -1,5 +1,5 @@
 """Shared fixtures: a migrated database on SQLite and on a real Postgres server, a marketplace row in
-it, and a fake Back Market server with an adapter talking to it."""
+it, a fake Back Market server with an adapter talking to it, and a fake Refurbed server."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from sqlalchemy import create_engine, text
 from ordersync_pipeline.db.engine import make_engine, upgrade
 from ordersync_pipeline.marketplaces.registry import MarketplaceEntry, find_marketplace, upsert_marketplaces
 from ordersync_pipeline_tests.backmarket_fake import FakeBackMarket, make_adapter
+from ordersync_pipeline_tests.fake_http import serving
+from ordersync_pipeline_tests.refurbed_fake import FakeRefurbed
+from ordersync_pipeline_tests.refurbed_fake import make_adapter as make_refurbed_adapter
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ORDERSYNC_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -99,11 +102,23 @@ def marketplace_id(engine):
 @pytest.fixture
 def bm():
     """A fake Back Market on loopback, answering from the routes a test gives it."""
-    fake = FakeBackMarket()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with serving(FakeBackMarket()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def rf():
+    """A fake Refurbed on loopback, answering from the routes a test gives it."""
+    with serving(FakeRefurbed()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def rf_adapter(rf):
+    """A Refurbed adapter talking to ``rf``."""
+    adapter = make_refurbed_adapter(rf.url)
+    yield adapter
+    adapter.close()
 
 
 @pytest.fixture

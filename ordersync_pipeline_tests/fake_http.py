@@ -1,9 +1,12 @@
-"""What the tests' small fake marketplace servers share: a loopback server, writing an answer."""
+"""What the tests' small fake marketplace servers share: a loopback server, serving it for a test,
+writing an answer."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,3 +36,15 @@ def loopback_server(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTT
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     return server, f"http://127.0.0.1:{server.server_address[1]}", thread
+
+
+@contextmanager
+def serving(fake: Any) -> Iterator[Any]:
+    """Serve ``fake`` (an object with the ``server`` and ``thread`` of :func:`loopback_server`) for the
+    length of the block, then stop it and free its port."""
+    fake.thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
