@@ -1,5 +1,5 @@
 """Shared fixtures: a migrated database on SQLite and on a real Postgres server, a marketplace row in
-it, a fake Back Market server with an adapter talking to it, and a fake Refurbed server."""
+it, and a fake Back Market and a fake Refurbed server, each with an adapter talking to it."""
 
 from __future__ import annotations
 
